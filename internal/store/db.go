@@ -1,0 +1,140 @@
+// Package store opens the database that holds companies, keys, integrations,
+// actions and the audit trail. SQLite (pure Go, WAL mode) in a data folder is
+// the default; a postgres:// URL selects PostgreSQL, which several replicas
+// can share. The same SQL runs on both: queries are written with ? for
+// parameters and rebound for PostgreSQL.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Dialect names the SQL engine behind a DB.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Options selects the database. DatabaseURL wins when set.
+type Options struct {
+	DataDir     string // folder for smartpt.db when SQLite is used
+	DatabaseURL string // postgres:// or postgresql:// URL
+}
+
+// DB is an open, migrated database.
+type DB struct {
+	SQL     *sql.DB
+	Dialect Dialect
+	// URL is the PostgreSQL URL, or the SQLite file path.
+	URL string
+}
+
+//go:embed migrations
+var migrations embed.FS
+
+// Open opens and migrates the database that opts selects.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	var db *DB
+	switch {
+	case opts.DatabaseURL != "":
+		if !strings.HasPrefix(opts.DatabaseURL, "postgres://") && !strings.HasPrefix(opts.DatabaseURL, "postgresql://") {
+			return nil, errors.New("database URL must start with postgres:// or postgresql://; leave it empty to use SQLite in the data folder")
+		}
+		conn, err := sql.Open("pgx", opts.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		conn.SetMaxOpenConns(32)
+		conn.SetMaxIdleConns(32)
+		db = &DB{SQL: conn, Dialect: Postgres, URL: opts.DatabaseURL}
+
+	default:
+		if opts.DataDir == "" {
+			return nil, errors.New("no data folder: pass --data DIR, or --database-url for PostgreSQL")
+		}
+		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data folder %s: %w", opts.DataDir, err)
+		}
+		path := filepath.Join(opts.DataDir, "smartpt.db")
+		// One connection: SQLite has one writer, and River's SQLite driver
+		// expects this setting. WAL lets readers of other processes proceed.
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		conn, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+		}
+		conn.SetMaxOpenConns(1)
+		db = &DB{SQL: conn, Dialect: SQLite, URL: path}
+	}
+
+	if err := db.SQL.PingContext(ctx); err != nil {
+		db.SQL.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", db.Dialect, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.SQL.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the connection pool.
+func (db *DB) Close() error { return db.SQL.Close() }
+
+// Ping checks that the database answers, for /readyz.
+func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
+
+func (db *DB) migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations/"+string(db.Dialect))
+	if err != nil {
+		return fmt.Errorf("migrations for %s: %w", db.Dialect, err)
+	}
+	gooseDialect := goose.DialectSQLite3
+	if db.Dialect == Postgres {
+		gooseDialect = goose.DialectPostgres
+	}
+	provider, err := goose.NewProvider(gooseDialect, db.SQL, sub)
+	if err != nil {
+		return fmt.Errorf("prepare %s migrations: %w", db.Dialect, err)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("apply %s migrations: %w", db.Dialect, err)
+	}
+	return nil
+}
+
+// Rebind rewrites the ? placeholders of query for the dialect: PostgreSQL
+// takes $1, $2, ... Queries must not contain a literal question mark.
+func (db *DB) Rebind(query string) string {
+	if db.Dialect != Postgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,270 @@
+// Package vendorhttp is the one HTTP layer every vendor client uses. It adds
+// per-request timeouts, retries that cannot repeat a side effect, Retry-After
+// handling, a rate budget per company and integration, token renewal on 401,
+// and redaction of secrets from errors.
+//
+// A connector builds requests and maps responses to its vendor's errors; it
+// never calls net/http directly.
+package vendorhttp
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// MaxResponseBytes bounds how much of a vendor response body is read.
+const MaxResponseBytes = 16 << 20
+
+// Auth adds credentials to a request. Invalidate drops a cached token after
+// the vendor answered 401, so that the next Authorize fetches a new one.
+type Auth interface {
+	Authorize(ctx context.Context, req *http.Request) error
+	Invalidate()
+}
+
+// Config describes one client: a vendor API as one company's integration
+// reaches it.
+type Config struct {
+	Vendor  string // vendor kind, for logs and metrics
+	BaseURL string // scheme, host and base path, without a trailing slash
+
+	// Timeout bounds one attempt, including reading the body. Zero means
+	// DefaultTimeout.
+	Timeout time.Duration
+
+	// MaxAttempts bounds the attempts of one retryable request. Zero means
+	// DefaultMaxAttempts.
+	MaxAttempts int
+
+	// Limits is the vendor's documented rate limit; the client waits for a
+	// token of every limit before each attempt.
+	Limits []Limit
+
+	Auth Auth        // nil when the credentials are part of each request
+	TLS  *tls.Config // nil means the system roots with verification on
+
+	// Secrets are removed from every error message the client returns.
+	Secrets []string
+}
+
+const (
+	DefaultTimeout     = 15 * time.Second
+	DefaultMaxAttempts = 4
+
+	// MaxRetryAfter caps a vendor's Retry-After, so that an absurd value
+	// cannot park a request for hours.
+	MaxRetryAfter = 120 * time.Second
+)
+
+// Request is one vendor call.
+type Request struct {
+	Op     string // what is attempted, for logs and errors: "get machine"
+	Method string
+	Path   string // already escaped, appended to Config.BaseURL
+	Query  url.Values
+	Header http.Header
+	Body   []byte
+
+	// Idempotent marks a request that may be sent again after a transport
+	// failure or a 5xx without a second side effect: reads, token requests
+	// and writes the vendor documents as idempotent. A 429 or 401 is retried
+	// regardless, because the vendor did not process the request.
+	Idempotent bool
+}
+
+// Response is a vendor's answer, with its body fully read.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Error is a call that produced no usable HTTP response.
+type Error struct {
+	Op      string
+	Timeout bool // the attempt or the context ran out of time
+	Err     error
+}
+
+func (e *Error) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Client sends requests for one company's integration.
+type Client struct {
+	cfg    Config
+	http   *http.Client
+	budget *Budget
+	logger *slog.Logger
+	sleep  func(ctx context.Context, d time.Duration) error
+}
+
+// Do sends req, retrying where that is safe, and returns the last response.
+// A non-2xx status is not an error: the connector maps it. Do returns *Error
+// when no response arrived.
+func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
+	attempts := c.cfg.MaxAttempts
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
+	}
+
+	reauthorized := false
+	var lastErr error
+	for attempt := 1; attempt <= attempts; attempt++ {
+		if err := c.budget.Wait(ctx); err != nil {
+			return nil, c.redact(&Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), Err: err})
+		}
+
+		resp, err := c.once(ctx, req)
+
+		// Transport failure: retry only when the request is idempotent.
+		if err != nil {
+			lastErr = err
+			if !req.Idempotent || ctx.Err() != nil || attempt == attempts {
+				break
+			}
+			c.logger.Warn("vendor call failed, retrying", "vendor", c.cfg.Vendor, "op", req.Op, "attempt", attempt, "error", c.redactString(err.Error()))
+			if err := c.sleep(ctx, backoff(attempt)); err != nil {
+				break
+			}
+			continue
+		}
+
+		switch {
+		case resp.Status == http.StatusUnauthorized && c.cfg.Auth != nil && !reauthorized:
+			// One renewal and one retry: the token may have expired or been revoked.
+			reauthorized = true
+			c.cfg.Auth.Invalidate()
+			attempt--
+			continue
+
+		case resp.Status == http.StatusTooManyRequests && attempt < attempts:
+			wait, ok := RetryAfter(resp.Header, time.Now())
+			if !ok {
+				wait = backoff(attempt)
+			}
+			if deadline, has := ctx.Deadline(); has && time.Until(deadline) < wait {
+				return resp, nil
+			}
+			c.logger.Warn("vendor throttled the call, waiting", "vendor", c.cfg.Vendor, "op", req.Op, "wait", wait)
+			if err := c.sleep(ctx, wait); err != nil {
+				return resp, nil
+			}
+			continue
+
+		case resp.Status >= 500 && req.Idempotent && attempt < attempts:
+			c.logger.Warn("vendor answered a server error, retrying", "vendor", c.cfg.Vendor, "op", req.Op, "status", resp.Status, "attempt", attempt)
+			if err := c.sleep(ctx, backoff(attempt)); err != nil {
+				return resp, nil
+			}
+			continue
+		}
+		return resp, nil
+	}
+	return nil, c.redact(lastErr)
+}
+
+// once performs one attempt.
+func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
+	timeout := c.cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	target := c.cfg.BaseURL + req.Path
+	if len(req.Query) > 0 {
+		target += "?" + req.Query.Encode()
+	}
+	var body io.Reader
+	if req.Body != nil {
+		body = bytes.NewReader(req.Body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.Method, target, body)
+	if err != nil {
+		return nil, &Error{Op: req.Op, Err: fmt.Errorf("build request: %w", err)}
+	}
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			hreq.Header.Add(k, v)
+		}
+	}
+	if c.cfg.Auth != nil {
+		if err := c.cfg.Auth.Authorize(ctx, hreq); err != nil {
+			return nil, &Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), Err: fmt.Errorf("authorize: %w", err)}
+		}
+	}
+
+	hresp, err := c.http.Do(hreq)
+	if err != nil {
+		return nil, &Error{Op: req.Op, Timeout: isTimeout(err), Err: err}
+	}
+	defer hresp.Body.Close()
+
+	data, err := io.ReadAll(io.LimitReader(hresp.Body, MaxResponseBytes))
+	if err != nil {
+		return nil, &Error{Op: req.Op, Timeout: isTimeout(err), Err: fmt.Errorf("read response: %w", err)}
+	}
+	return &Response{Status: hresp.StatusCode, Header: hresp.Header, Body: data}, nil
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}
+
+// backoff returns the wait before retry number attempt (1-based): exponential
+// from 200 ms, capped at 5 s, with full jitter.
+func backoff(attempt int) time.Duration {
+	ceiling := 200 * time.Millisecond << (attempt - 1)
+	if ceiling > 5*time.Second || ceiling <= 0 {
+		ceiling = 5 * time.Second
+	}
+	return time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond
+}
+
+func (c *Client) redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ve *Error
+	if errors.As(err, &ve) {
+		return &Error{Op: ve.Op, Timeout: ve.Timeout, Err: errors.New(c.redactString(ve.Err.Error()))}
+	}
+	return errors.New(c.redactString(err.Error()))
+}
+
+func (c *Client) redactString(s string) string {
+	for _, secret := range c.cfg.Secrets {
+		if secret == "" {
+			continue
+		}
+		s = strings.ReplaceAll(s, secret, "[REDACTED]")
+		s = strings.ReplaceAll(s, url.QueryEscape(secret), "[REDACTED]")
+	}
+	return s
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
