@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/smartpt/smartpt/internal/vendor"
+	"github.com/smartpt/smartpt/internal/vendors"
 )
 
 // Request is one validated API request.

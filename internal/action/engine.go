@@ -10,7 +10,7 @@ import (
 	"github.com/smartpt/smartpt/internal/secret"
 	"github.com/smartpt/smartpt/internal/store"
 	"github.com/smartpt/smartpt/internal/tenant"
-	"github.com/smartpt/smartpt/internal/vendor"
+	"github.com/smartpt/smartpt/internal/vendors"
 	"github.com/smartpt/smartpt/internal/vendorhttp"
 )
 

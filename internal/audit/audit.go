@@ -2,14 +2,27 @@
 // per company, so that an edited, removed or reordered event is detected by
 // Verify.
 //
-// NOTE: placeholders until the implementation lands; the signatures are the
-// contract other packages use.
+// The chain: event n of a company stores prev_hash, the hash of event n-1
+// (empty for event 1), and hash, the hex SHA-256 of a canonical encoding of
+// all its fields including seq, company, time and prev_hash. The
+// audit_heads row of the company holds the seq and hash of its last event,
+// so that removing the newest events is detected too, and serialises
+// appenders: each append locks that row in its transaction.
+//
+// NOTE: the chain is unkeyed. Someone with write access to the database can
+// rewrite a whole chain and its head consistently; Verify detects changes
+// made without recomputing every later hash. Export the head hashes (audit
+// list) to a separate system to anchor them.
 package audit
 
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/smartpt/smartpt/internal/store"
 )
@@ -38,42 +51,164 @@ type Event struct {
 // Filter narrows List.
 type Filter struct {
 	ActionID string
-	Since    time.Time
-	Limit    int // 0 means 100
+	Since    time.Time // events at or after this time
+	AfterSeq int64     // events with a greater seq, for paging
+	Limit    int       // 0 means 100
 }
 
-// Break is the first event at which a chain fails verification.
-type Break struct {
-	Seq    int64
-	Reason string // edited, removed or reordered, in words
+// DefaultLimit is the number of events List returns when Filter.Limit is 0.
+const DefaultLimit = 100
+
+// Log is the audit trail. It is safe for concurrent use, also by several
+// processes sharing one PostgreSQL database.
+type Log struct {
+	db *store.DB
+
+	// SQL rebound for the dialect once, in New.
+	upsertHead string
+	insertEv   string
+	updateHead string
+
+	// The same statements prepared once on the pool, because preparing
+	// them at every append costs about a fifth of an append on SQLite.
+	prepared [3]*sql.Stmt // upsertHead, insertEv, updateHead, or all nil
 }
 
-// Log is the audit trail.
-type Log struct{ db *store.DB }
+// New returns the audit trail stored in db. It prepares the append
+// statements, so call it outside any transaction on db: with SQLite's single
+// connection a call inside one waits 5 seconds and falls back to unprepared
+// statements.
+func New(db *store.DB) *Log {
+	l := &Log{
+		db: db,
 
-// New returns the audit trail stored in db.
-func New(db *store.DB) *Log { return &Log{db: db} }
+		// Locks the company's head row (an upsert takes the row lock on
+		// PostgreSQL; SQLite transactions begin IMMEDIATE and so hold the
+		// single write lock), reserves the next seq and returns the
+		// previous hash. On the first event the row is created with seq 1.
+		upsertHead: db.Rebind(`INSERT INTO audit_heads (company_id, seq, hash) VALUES (?, 1, '')
+			ON CONFLICT (company_id) DO UPDATE SET seq = audit_heads.seq + 1
+			RETURNING seq, hash`),
+		insertEv: db.Rebind(`INSERT INTO audit_events (company_id, seq, time, type, action_id, requester,
+			client_addr, request_id, route, action, target, result, vendor_ref, duration_ms, detail, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		updateHead: db.Rebind(`UPDATE audit_heads SET hash = ? WHERE company_id = ?`),
+	}
+	l.prepare()
+	return l
+}
 
-// Append adds ev to its company's chain and returns it with Seq and hashes set.
-func (l *Log) Append(ctx context.Context, ev Event) (Event, error) { panic("not implemented") }
+// Append adds ev to its company's chain in a transaction of its own and
+// returns it with Seq, Time and the hashes set.
+func (l *Log) Append(ctx context.Context, ev Event) (Event, error) {
+	var out Event
+	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = l.AppendTx(ctx, tx, ev)
+		return err
+	})
+	return out, err
+}
 
-// AppendTx is Append inside the caller's transaction.
+// AppendTx is Append inside the caller's transaction, so that an action's
+// rows and its audit event commit together. ev.CompanyID and ev.Type are
+// required; a zero ev.Time means now. Seq, PrevHash and Hash are set here,
+// whatever the caller passed. Text fields are stored as valid UTF-8 without
+// NUL bytes, because PostgreSQL text rejects both. Each invalid byte or NUL
+// becomes U+FFFD, and the hash covers the stored text.
 func (l *Log) AppendTx(ctx context.Context, tx *sql.Tx, ev Event) (Event, error) {
-	panic("not implemented")
+	if ev.CompanyID == "" {
+		return Event{}, errors.New("append audit event: company id is empty")
+	}
+	if ev.Type == "" {
+		return Event{}, fmt.Errorf("append audit event for company %s: event type is empty", ev.CompanyID)
+	}
+	sanitize(&ev)
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	// Store and hash the time as Unix nanoseconds, so that what List reads
+	// back hashes to the same value.
+	nanos := store.UnixNanos(ev.Time)
+	ev.Time = store.TimeFromUnixNanos(nanos)
+
+	// Reserve the next seq and read the previous hash.
+	var row *sql.Row
+	if stmt := l.stmt(ctx, tx, 0); stmt != nil {
+		defer stmt.Close()
+		row = stmt.QueryRowContext(ctx, ev.CompanyID)
+	} else {
+		row = tx.QueryRowContext(ctx, l.upsertHead, ev.CompanyID)
+	}
+	if err := row.Scan(&ev.Seq, &ev.PrevHash); err != nil {
+		return Event{}, fmt.Errorf("append audit event for company %s: lock chain head: %w", ev.CompanyID, err)
+	}
+	ev.Hash = hashEvent(ev)
+
+	args := []any{ev.CompanyID, ev.Seq, nanos, ev.Type, ev.ActionID, ev.Requester, ev.ClientAddr, ev.RequestID,
+		ev.Route, ev.Action, ev.Target, ev.Result, ev.VendorRef, ev.DurationMS, ev.Detail, ev.PrevHash, ev.Hash}
+	if err := l.exec(ctx, tx, 1, l.insertEv, args...); err != nil {
+		return Event{}, fmt.Errorf("append audit event %d for company %s: %w", ev.Seq, ev.CompanyID, err)
+	}
+	if err := l.exec(ctx, tx, 2, l.updateHead, ev.Hash, ev.CompanyID); err != nil {
+		return Event{}, fmt.Errorf("append audit event %d for company %s: update chain head: %w", ev.Seq, ev.CompanyID, err)
+	}
+	return ev, nil
 }
 
-// List returns a company's events, oldest first.
-func (l *Log) List(ctx context.Context, companyID string, f Filter) ([]Event, error) {
-	panic("not implemented")
+// prepare prepares the append statements on the pool. It runs in New,
+// while no transaction holds SQLite's single connection. On failure it
+// leaves l.prepared empty, and appends then send the SQL text instead.
+func (l *Log) prepare() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	var prepared [3]*sql.Stmt
+	for i, query := range []string{l.upsertHead, l.insertEv, l.updateHead} {
+		stmt, err := l.db.SQL.PrepareContext(ctx, query)
+		if err != nil {
+			for _, p := range prepared[:i] {
+				p.Close()
+			}
+			return
+		}
+		prepared[i] = stmt
+	}
+	l.prepared = prepared
 }
 
-// Verify checks a company's chain and returns the first break, or nil.
-func (l *Log) Verify(ctx context.Context, companyID string) (*Break, error) {
-	panic("not implemented")
+// stmt returns statement i of l.prepared bound to tx, or nil when the
+// statements are not prepared. The caller closes it.
+func (l *Log) stmt(ctx context.Context, tx *sql.Tx, i int) *sql.Stmt {
+	if l.prepared[i] == nil {
+		return nil
+	}
+	return tx.StmtContext(ctx, l.prepared[i])
 }
 
-// RecordAuthFailure counts a failed authentication from clientAddr. The
-// presented key is never passed in.
-func (l *Log) RecordAuthFailure(ctx context.Context, clientAddr, route, reason string) error {
-	panic("not implemented")
+// exec runs prepared statement i in tx, or query when nothing is prepared.
+func (l *Log) exec(ctx context.Context, tx *sql.Tx, i int, query string, args ...any) error {
+	var err error
+	if stmt := l.stmt(ctx, tx, i); stmt != nil {
+		_, err = stmt.ExecContext(ctx, args...)
+		stmt.Close()
+	} else {
+		_, err = tx.ExecContext(ctx, query, args...)
+	}
+	return err
+}
+
+// sanitize makes every text field valid UTF-8 without NUL bytes.
+func sanitize(ev *Event) {
+	for _, f := range []*string{&ev.CompanyID, &ev.Type, &ev.ActionID, &ev.Requester, &ev.ClientAddr, &ev.RequestID,
+		&ev.Route, &ev.Action, &ev.Target, &ev.Result, &ev.VendorRef, &ev.Detail} {
+		*f = cleanText(*f)
+	}
+}
+
+func cleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

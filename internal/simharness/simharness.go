@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smartpt/smartpt/internal/vendor"
+	"github.com/smartpt/smartpt/internal/vendors"
 )
 
 // Host is one demo endpoint. Every endpoint simulator serves the same hosts,

@@ -1,18 +1,27 @@
 // Package tenant manages companies, their company keys and their vendor
 // integrations.
 //
-// NOTE: the method bodies are placeholders until the store-backed
-// implementation lands; the signatures are the contract other packages use.
+// A company key is 64 lowercase hex characters made from 32 random bytes.
+// Only its SHA-256 digest is stored, and Authenticate looks the digest up
+// on every call without a cache, so that a revoked key or a disabled
+// company fails at once on every replica sharing the database. A company
+// holds at most two valid keys, so that it can rotate without downtime.
 package tenant
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/smartpt/smartpt/internal/secret"
 	"github.com/smartpt/smartpt/internal/store"
-	"github.com/smartpt/smartpt/internal/vendor"
+	"github.com/smartpt/smartpt/internal/vendors"
 )
 
 var (
@@ -25,7 +34,13 @@ var (
 
 	// ErrNotFound means no company or key has the given name or id.
 	ErrNotFound = errors.New("not found")
+
+	// ErrExists means a company with the name, or the given key, exists.
+	ErrExists = errors.New("already exists")
 )
+
+// MaxValidKeys is the number of keys a company may hold at once.
+const MaxValidKeys = 2
 
 // Company is one client company.
 type Company struct {
@@ -54,73 +69,84 @@ type Integration struct {
 	UpdatedAt   time.Time
 }
 
-// Service is the tenant store.
+// Service is the tenant store. It is safe for concurrent use.
 type Service struct {
 	db       *store.DB
 	sealer   *secret.Sealer
 	resolver *secret.Resolver
 }
 
-// New returns a Service over db.
+// New returns a Service over db. sealer seals plain integration secrets and
+// opens them; resolver resolves secret references. Either may be nil when
+// the caller never stores or reads integration secrets of that form.
 func New(db *store.DB, sealer *secret.Sealer, resolver *secret.Resolver) *Service {
 	return &Service{db: db, sealer: sealer, resolver: resolver}
 }
 
-// CreateCompany creates a company and its first key, which it returns once.
-// key, when not empty, must be 64 lowercase hex characters and is used
-// instead of a random one (the demo's SMARTPT_DEMO_KEY).
-func (s *Service) CreateCompany(ctx context.Context, name, key string) (Company, string, error) {
-	panic("not implemented")
+var (
+	companyName = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+	keyFormat   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// ValidateName checks a company name: 1 to 64 characters of lowercase
+// letters, digits and hyphens.
+func ValidateName(name string) error {
+	if !companyName.MatchString(name) {
+		return fmt.Errorf("invalid company name %q: use 1 to 64 characters of lowercase letters a-z, digits and hyphens", name)
+	}
+	return nil
 }
 
-// Company returns a company by name or id.
-func (s *Service) Company(ctx context.Context, nameOrID string) (Company, error) {
-	panic("not implemented")
+// IsKeyFormat reports whether s has the form of a company key: 64
+// lowercase hex characters.
+func IsKeyFormat(s string) bool { return len(s) == 64 && keyFormat.MatchString(s) }
+
+// NewKey returns a new random company key.
+func NewKey() (string, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("read random company key: %w", err)
+	}
+	return hex.EncodeToString(raw[:]), nil
 }
 
-// ListCompanies returns every company, sorted by name.
-func (s *Service) ListCompanies(ctx context.Context) ([]Company, error) { panic("not implemented") }
-
-// SetDisabled disables or re-enables a company; a disabled company's keys
-// fail at once.
-func (s *Service) SetDisabled(ctx context.Context, nameOrID string, disabled bool) error {
-	panic("not implemented")
+// KeyDigest returns the stored form of a company key: the lowercase hex
+// SHA-256 of its text.
+func KeyDigest(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
 }
 
-// RotateKey adds a new key and returns it once. At most two keys are valid at
-// a time: rotating when two are valid revokes the older one.
-func (s *Service) RotateKey(ctx context.Context, nameOrID string) (Key, string, error) {
-	panic("not implemented")
+// newID returns prefix followed by 16 random hex characters.
+func newID(prefix string) (string, error) {
+	var raw [8]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("read random id: %w", err)
+	}
+	return prefix + hex.EncodeToString(raw[:]), nil
 }
 
-// RevokeKey revokes one key of a company at once.
-func (s *Service) RevokeKey(ctx context.Context, nameOrID, keyID string) error {
-	panic("not implemented")
+// companyQuerier is a *sql.DB or a *sql.Tx.
+type companyQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Keys lists a company's keys, newest first.
-func (s *Service) Keys(ctx context.Context, nameOrID string) ([]Key, error) { panic("not implemented") }
-
-// Authenticate returns the enabled company whose valid key is presented.
-// Any failure is ErrUnauthorized.
-func (s *Service) Authenticate(ctx context.Context, presented string) (Company, error) {
-	panic("not implemented")
-}
-
-// SetIntegration stores a company's integration for a service. Each secret
-// value is either a reference (env:NAME, file:PATH, aws-sm:ARN,
-// vault:PATH#FIELD), stored as given, or a plain value, sealed.
-func (s *Service) SetIntegration(ctx context.Context, nameOrID string, svc vendor.Service, kind vendor.Kind, settings, secrets map[string]string) error {
-	panic("not implemented")
-}
-
-// Integration returns the configuration of the company's integration for
-// svc with its secrets resolved, or ErrNotConfigured.
-func (s *Service) Integration(ctx context.Context, companyID string, svc vendor.Service) (vendor.Config, time.Time, error) {
-	panic("not implemented")
-}
-
-// Integrations lists a company's integrations without secret values.
-func (s *Service) Integrations(ctx context.Context, nameOrID string) ([]Integration, error) {
-	panic("not implemented")
+// findCompany reads a company by id or name. forUpdate locks its row on
+// PostgreSQL, inside a transaction.
+func (s *Service) findCompany(ctx context.Context, q companyQuerier, nameOrID string, forUpdate bool) (Company, error) {
+	query := "SELECT id, name, disabled, created_at FROM companies WHERE id = ? OR name = ?"
+	if forUpdate {
+		query += s.db.ForUpdate()
+	}
+	var c Company
+	var created int64
+	err := q.QueryRowContext(ctx, s.db.Rebind(query), nameOrID, nameOrID).Scan(&c.ID, &c.Name, &c.Disabled, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Company{}, fmt.Errorf("company %q %w: list companies with \"smartpt company list\"", nameOrID, ErrNotFound)
+	}
+	if err != nil {
+		return Company{}, fmt.Errorf("read company %q: %w", nameOrID, err)
+	}
+	c.CreatedAt = store.TimeFromUnixNanos(created)
+	return c, nil
 }

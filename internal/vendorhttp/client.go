@@ -32,6 +32,14 @@ type Auth interface {
 	Invalidate()
 }
 
+// RequestInvalidator is an Auth that can drop the credential a given
+// request carried, and keep a newer one that another caller already
+// fetched. With it, many concurrent calls that all meet a 401 cause one
+// renewal. The client prefers it to Invalidate.
+type RequestInvalidator interface {
+	InvalidateFor(req *http.Request)
+}
+
 // Config describes one client: a vendor API as one company's integration
 // reaches it.
 type Config struct {
@@ -55,6 +63,18 @@ type Config struct {
 
 	// Secrets are removed from every error message the client returns.
 	Secrets []string
+
+	// ThrottleWait is the first wait after a 429 that says nothing about
+	// how long to wait (no Retry-After, no rate limit headers); it doubles
+	// with each attempt up to MaxRetryAfter. Zero means
+	// DefaultThrottleWait.
+	ThrottleWait time.Duration
+
+	// BreakerThreshold failed calls in a row (no answer, or a 5xx) open the
+	// integration's circuit breaker for BreakerCooldown. Zero means
+	// DefaultBreakerThreshold and DefaultBreakerCooldown.
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
 }
 
 const (
@@ -64,6 +84,8 @@ const (
 	// MaxRetryAfter caps a vendor's Retry-After, so that an absurd value
 	// cannot park a request for hours.
 	MaxRetryAfter = 120 * time.Second
+
+	DefaultThrottleWait = 2 * time.Second
 )
 
 // Request is one vendor call.
@@ -101,17 +123,38 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Client sends requests for one company's integration.
 type Client struct {
-	cfg    Config
-	http   *http.Client
-	budget *Budget
-	logger *slog.Logger
-	sleep  func(ctx context.Context, d time.Duration) error
+	cfg     Config
+	http    *http.Client
+	budget  *Budget
+	breaker *breaker
+	logger  *slog.Logger
+	sleep   func(ctx context.Context, d time.Duration) error
 }
 
 // Do sends req, retrying where that is safe, and returns the last response.
 // A non-2xx status is not an error: the connector maps it. Do returns *Error
-// when no response arrived.
+// when no response arrived, or when the integration's circuit breaker is
+// open (errors.Is(err, ErrCircuitOpen)).
+//
+// Retries: a 429 and a 401 are retried for every request, because the
+// vendor did not process it (the 401 once, after one token renewal). A
+// transport failure or a 5xx is retried only for an Idempotent request.
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
+	probe, err := c.breaker.allow(c.cfg.Vendor, time.Now())
+	if err != nil {
+		observe(c.cfg.Vendor, req.Op, "circuit_open", 0)
+		return nil, &Error{Op: req.Op, Err: err}
+	}
+
+	resp, err := c.do(ctx, req)
+
+	// A call the caller abandoned says nothing about the vendor.
+	failed := (err != nil && ctx.Err() == nil) || (resp != nil && resp.Status >= 500)
+	c.breaker.done(probe, failed, time.Now())
+	return resp, err
+}
+
+func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 	attempts := c.cfg.MaxAttempts
 	if attempts <= 0 {
 		attempts = DefaultMaxAttempts
@@ -121,10 +164,12 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	var lastErr error
 	for attempt := 1; attempt <= attempts; attempt++ {
 		if err := c.budget.Wait(ctx); err != nil {
-			return nil, c.redact(&Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), Err: err})
+			return nil, c.redact(&Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), Err: fmt.Errorf("wait for the rate budget: %w", err)})
 		}
 
-		resp, err := c.once(ctx, req)
+		start := time.Now()
+		resp, sent, err := c.once(ctx, req)
+		observe(c.cfg.Vendor, req.Op, outcomeOf(resp, err), time.Since(start))
 
 		// Transport failure: retry only when the request is idempotent.
 		if err != nil {
@@ -139,19 +184,24 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			continue
 		}
 
+		if until, ok := rateLimitReset(resp.Header, time.Now()); ok {
+			c.budget.Park(until)
+		}
+
 		switch {
 		case resp.Status == http.StatusUnauthorized && c.cfg.Auth != nil && !reauthorized:
 			// One renewal and one retry: the token may have expired or been revoked.
 			reauthorized = true
-			c.cfg.Auth.Invalidate()
+			if ri, ok := c.cfg.Auth.(RequestInvalidator); ok && sent != nil {
+				ri.InvalidateFor(sent)
+			} else {
+				c.cfg.Auth.Invalidate()
+			}
 			attempt--
 			continue
 
 		case resp.Status == http.StatusTooManyRequests && attempt < attempts:
-			wait, ok := RetryAfter(resp.Header, time.Now())
-			if !ok {
-				wait = backoff(attempt)
-			}
+			wait := c.throttleWait(resp, attempt)
 			if deadline, has := ctx.Deadline(); has && time.Until(deadline) < wait {
 				return resp, nil
 			}
@@ -173,8 +223,37 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	return nil, c.redact(lastErr)
 }
 
-// once performs one attempt.
-func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
+// throttleWait returns how long to wait after a 429: the Retry-After
+// header, else the vendor's rate limit reset, else ThrottleWait doubled per
+// attempt. Wazuh's error 6001 (per-minute limit reached, without a
+// Retry-After) also parks the budget, so that other calls of the
+// integration wait too.
+func (c *Client) throttleWait(resp *Response, attempt int) time.Duration {
+	now := time.Now()
+	if wait, ok := RetryAfter(resp.Header, now); ok {
+		c.budget.Park(now.Add(wait))
+		return wait
+	}
+	if until, ok := rateLimitReset(resp.Header, now); ok {
+		return until.Sub(now)
+	}
+	wait := c.cfg.ThrottleWait
+	if wait <= 0 {
+		wait = DefaultThrottleWait
+	}
+	for i := 1; i < attempt && wait < MaxRetryAfter; i++ {
+		wait *= 2
+	}
+	wait = min(wait, MaxRetryAfter)
+	if isWazuhThrottle(resp.Body) {
+		c.budget.Park(now.Add(wait))
+	}
+	return wait
+}
+
+// once performs one attempt. It returns the request as sent, so that a 401
+// can invalidate the credential it carried.
+func (c *Client) once(ctx context.Context, req Request) (*Response, *http.Request, error) {
 	timeout := c.cfg.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -192,7 +271,7 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
 	}
 	hreq, err := http.NewRequestWithContext(ctx, req.Method, target, body)
 	if err != nil {
-		return nil, &Error{Op: req.Op, Err: fmt.Errorf("build request: %w", err)}
+		return nil, nil, &Error{Op: req.Op, Err: fmt.Errorf("build request: %w", err)}
 	}
 	for k, vs := range req.Header {
 		for _, v := range vs {
@@ -201,21 +280,21 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
 	}
 	if c.cfg.Auth != nil {
 		if err := c.cfg.Auth.Authorize(ctx, hreq); err != nil {
-			return nil, &Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), Err: fmt.Errorf("authorize: %w", err)}
+			return nil, nil, &Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), Err: fmt.Errorf("authorize: %w", err)}
 		}
 	}
 
 	hresp, err := c.http.Do(hreq)
 	if err != nil {
-		return nil, &Error{Op: req.Op, Timeout: isTimeout(err), Err: err}
+		return nil, hreq, &Error{Op: req.Op, Timeout: isTimeout(err), Err: err}
 	}
 	defer hresp.Body.Close()
 
 	data, err := io.ReadAll(io.LimitReader(hresp.Body, MaxResponseBytes))
 	if err != nil {
-		return nil, &Error{Op: req.Op, Timeout: isTimeout(err), Err: fmt.Errorf("read response: %w", err)}
+		return nil, hreq, &Error{Op: req.Op, Timeout: isTimeout(err), Err: fmt.Errorf("read response: %w", err)}
 	}
-	return &Response{Status: hresp.StatusCode, Header: hresp.Header, Body: data}, nil
+	return &Response{Status: hresp.StatusCode, Header: hresp.Header, Body: data}, hreq, nil
 }
 
 func isTimeout(err error) bool {

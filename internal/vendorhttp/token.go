@@ -63,3 +63,13 @@ func (a *TokenAuth) Invalidate() {
 	a.token = ""
 	a.mu.Unlock()
 }
+
+// InvalidateFor drops the cached token only when req carried it, so that a
+// token another caller renewed meanwhile is kept.
+func (a *TokenAuth) InvalidateFor(req *http.Request) {
+	a.mu.Lock()
+	if a.token != "" && req.Header.Get("Authorization") == "Bearer "+a.token {
+		a.token = ""
+	}
+	a.mu.Unlock()
+}

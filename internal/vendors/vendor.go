@@ -4,9 +4,9 @@
 // An endpoint product (Wazuh, Cortex XDR, PAN-OS, Cisco Secure Endpoint,
 // Defender for Endpoint) implements Containment. A directory (Entra ID)
 // implements Directory. Each vendor lives in its own package under
-// internal/vendor/<name> and registers a Factory from an init function, so
+// internal/vendors/<name> and registers a Factory from an init function, so
 // adding a vendor means adding one folder and one blank import in
-// internal/vendor/all.
+// internal/vendors/all.
 package vendor
 
 import (

@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// UnixNanos converts t to the column format of every time in the store:
+// nanoseconds since the Unix epoch, UTC. The zero time.Time maps to 0.
+func UnixNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// TimeFromUnixNanos converts a time column back to a UTC time.Time. 0 maps
+// to the zero time.Time.
+func TimeFromUnixNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// ForUpdate returns the row-locking clause to append to a SELECT: " FOR
+// UPDATE" on PostgreSQL, where replicas write concurrently, and nothing on
+// SQLite, whose transactions already hold the single write lock because
+// they begin IMMEDIATE.
+func (db *DB) ForUpdate() string {
+	if db.Dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// InTx runs fn in a transaction and commits it when fn returns nil;
+// otherwise it rolls back and returns fn's error.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin %s transaction: %w", db.Dialect, err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit %s transaction: %w", db.Dialect, err)
+	}
+	return nil
+}
+
+// IsUniqueViolation reports whether err is a unique or primary key
+// constraint violation on either engine.
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505" // unique_violation
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		code := liteErr.Code()
+		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}

@@ -1,0 +1,167 @@
+package tenant
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/smartpt/smartpt/internal/store"
+)
+
+// RotateKey adds a new key and returns it once. At most two keys are valid at
+// a time: rotating when two are valid revokes the older one.
+func (s *Service) RotateKey(ctx context.Context, nameOrID string) (Key, string, error) {
+	plain, err := NewKey()
+	if err != nil {
+		return Key{}, "", err
+	}
+	keyID, err := newID("key_")
+	if err != nil {
+		return Key{}, "", err
+	}
+
+	var k Key
+	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+		// Lock the company row, so that two rotations on two replicas do
+		// not both see one valid key and leave three.
+		c, err := s.findCompany(ctx, tx, nameOrID, true)
+		if err != nil {
+			return err
+		}
+		valid, err := s.keys(ctx, tx, c.ID, true)
+		if err != nil {
+			return err
+		}
+
+		// valid is newest first. Keep MaxValidKeys-1 of them besides the
+		// new key.
+		now := time.Now()
+		if len(valid) > 0 && !now.After(valid[0].CreatedAt) {
+			// Keep creation times strictly increasing, so "older" is
+			// well defined even within one clock tick.
+			now = valid[0].CreatedAt.Add(time.Nanosecond)
+		}
+		for _, old := range valid[min(len(valid), MaxValidKeys-1):] {
+			if _, err := tx.ExecContext(ctx, s.db.Rebind("UPDATE company_keys SET revoked_at = ? WHERE id = ?"),
+				store.UnixNanos(now), old.ID); err != nil {
+				return fmt.Errorf("rotate key of company %s: revoke key %s: %w", c.Name, old.ID, err)
+			}
+		}
+
+		if _, err := tx.ExecContext(ctx, s.db.Rebind("INSERT INTO company_keys (id, company_id, digest, created_at) VALUES (?, ?, ?, ?)"),
+			keyID, c.ID, KeyDigest(plain), store.UnixNanos(now)); err != nil {
+			return fmt.Errorf("rotate key of company %s: %w", c.Name, err)
+		}
+		k = Key{ID: keyID, CompanyID: c.ID, CreatedAt: store.TimeFromUnixNanos(store.UnixNanos(now))}
+		return nil
+	})
+	if err != nil {
+		return Key{}, "", err
+	}
+	return k, plain, nil
+}
+
+// RevokeKey revokes one key of a company at once. Revoking a key that is
+// already revoked succeeds and keeps the first revocation time.
+func (s *Service) RevokeKey(ctx context.Context, nameOrID, keyID string) error {
+	c, err := s.Company(ctx, nameOrID)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.SQL.ExecContext(ctx,
+		s.db.Rebind("UPDATE company_keys SET revoked_at = ? WHERE id = ? AND company_id = ? AND revoked_at IS NULL"),
+		store.UnixNanos(time.Now()), keyID, c.ID)
+	if err != nil {
+		return fmt.Errorf("revoke key %s of company %s: %w", keyID, c.Name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+
+	// Nothing changed: the key is either revoked already or not the
+	// company's.
+	var exists int
+	err = s.db.SQL.QueryRowContext(ctx, s.db.Rebind("SELECT count(*) FROM company_keys WHERE id = ? AND company_id = ?"),
+		keyID, c.ID).Scan(&exists)
+	if err != nil {
+		return fmt.Errorf("revoke key %s of company %s: %w", keyID, c.Name, err)
+	}
+	if exists == 0 {
+		return fmt.Errorf("key %s of company %s %w", keyID, c.Name, ErrNotFound)
+	}
+	return nil
+}
+
+// Keys lists a company's keys, newest first.
+func (s *Service) Keys(ctx context.Context, nameOrID string) ([]Key, error) {
+	c, err := s.Company(ctx, nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	return s.keys(ctx, s.db.SQL, c.ID, false)
+}
+
+// rowsQuerier is a *sql.DB or a *sql.Tx.
+type rowsQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (s *Service) keys(ctx context.Context, q rowsQuerier, companyID string, validOnly bool) ([]Key, error) {
+	query := "SELECT id, created_at, revoked_at FROM company_keys WHERE company_id = ?"
+	if validOnly {
+		query += " AND revoked_at IS NULL"
+	}
+	rows, err := q.QueryContext(ctx, s.db.Rebind(query+" ORDER BY created_at DESC, id DESC"), companyID)
+	if err != nil {
+		return nil, fmt.Errorf("list keys of company %s: %w", companyID, err)
+	}
+	defer rows.Close()
+
+	var out []Key
+	for rows.Next() {
+		k := Key{CompanyID: companyID}
+		var created int64
+		var revoked sql.NullInt64
+		if err := rows.Scan(&k.ID, &created, &revoked); err != nil {
+			return nil, fmt.Errorf("list keys of company %s: %w", companyID, err)
+		}
+		k.CreatedAt = store.TimeFromUnixNanos(created)
+		if revoked.Valid {
+			t := store.TimeFromUnixNanos(revoked.Int64)
+			k.RevokedAt = &t
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list keys of company %s: %w", companyID, err)
+	}
+	return out, nil
+}
+
+// Authenticate returns the enabled company whose valid key is presented.
+// A wrong, revoked or malformed key and a disabled company all return
+// ErrUnauthorized, and a value that is not 64 lowercase hex characters is
+// rejected without a database query. A store failure is returned as another
+// error, so that the caller can respond with 503 rather than 401.
+func (s *Service) Authenticate(ctx context.Context, presented string) (Company, error) {
+	if !IsKeyFormat(presented) {
+		return Company{}, ErrUnauthorized
+	}
+
+	var c Company
+	var created int64
+	err := s.db.SQL.QueryRowContext(ctx, s.db.Rebind(`SELECT c.id, c.name, c.disabled, c.created_at
+		FROM company_keys k JOIN companies c ON c.id = k.company_id
+		WHERE k.digest = ? AND k.revoked_at IS NULL AND NOT c.disabled`), KeyDigest(presented)).
+		Scan(&c.ID, &c.Name, &c.Disabled, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Company{}, ErrUnauthorized
+	}
+	if err != nil {
+		return Company{}, fmt.Errorf("authenticate company key: %w", err)
+	}
+	c.CreatedAt = store.TimeFromUnixNanos(created)
+	return c, nil
+}
