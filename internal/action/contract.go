@@ -1,6 +1,3 @@
-// Package action is the engine: every request becomes an Action record,
-// passes the guardrails, is de-duplicated per target, sent to the vendor
-// once, and confirmed with the vendor until it reaches a final state.
 package action
 
 import (
@@ -112,7 +109,7 @@ type Record struct {
 	History   []Event           `json:"history"`
 }
 
-// Executor is what the API needs from the engine.
+// Executor is the engine interface that the API uses.
 type Executor interface {
 	// Execute runs one request. Errors are *Error.
 	Execute(ctx context.Context, req Request) (*Result, error)

@@ -17,9 +17,9 @@ const (
 )
 
 // breaker is the circuit breaker of one company's integration. After
-// threshold calls in a row fail (no answer, or a 5xx), it opens: calls fail
-// at once for cooldown. Then it lets one call through as a probe; the
-// probe's success closes it, its failure opens it for another cooldown.
+// threshold calls in a row fail (no response, or a 5xx), it opens, and calls
+// fail at once for cooldown. Then it lets one call through as a probe. The
+// probe's success closes it, and its failure opens it for another cooldown.
 type breaker struct {
 	threshold int
 	cooldown  time.Duration

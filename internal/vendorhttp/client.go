@@ -64,13 +64,12 @@ type Config struct {
 	// Secrets are removed from every error message the client returns.
 	Secrets []string
 
-	// ThrottleWait is the first wait after a 429 that says nothing about
-	// how long to wait (no Retry-After, no rate limit headers); it doubles
-	// with each attempt up to MaxRetryAfter. Zero means
+	// ThrottleWait is the first wait after a 429 without Retry-After or
+	// rate limit headers. It doubles with each attempt up to MaxRetryAfter. Zero means
 	// DefaultThrottleWait.
 	ThrottleWait time.Duration
 
-	// BreakerThreshold failed calls in a row (no answer, or a 5xx) open the
+	// BreakerThreshold failed calls in a row (no response, or a 5xx) open the
 	// integration's circuit breaker for BreakerCooldown. Zero means
 	// DefaultBreakerThreshold and DefaultBreakerCooldown.
 	BreakerThreshold int
@@ -90,7 +89,7 @@ const (
 
 // Request is one vendor call.
 type Request struct {
-	Op     string // what is attempted, for logs and errors: "get machine"
+	Op     string // what is attempted, for logs, errors and the metrics label: a fixed phrase such as "get machine"
 	Method string
 	Path   string // already escaped, appended to Config.BaseURL
 	Query  url.Values

@@ -12,12 +12,12 @@ import (
 // Pool.Client applies when Config.Limits is empty:
 //
 //   - defender: 100 calls a minute and 1,500 an hour (Microsoft Defender for
-//     Endpoint API, "Isolate machine" and the other machine APIs, each page's
-//     limitations section);
-//   - cisco: 3,000 calls an hour (Cisco Secure Endpoint API v1, the
-//     X-RateLimit-Limit header of every answer);
-//   - wazuh: 300 calls a minute (Wazuh server API, api.yaml access:
-//     max_request_per_minute default).
+//     Endpoint API: the isolate, unisolate, get machine, list machines and
+//     find-by-IP pages each state this limit);
+//   - cisco: 3,000 calls an hour (Cisco Secure Endpoint API v1: the
+//     X-RateLimit-Limit value in the published example responses);
+//   - wazuh: 300 calls a minute (Wazuh server API: the default of
+//     access.max_request_per_minute in api.yaml).
 //
 // Graph, Cortex XDR and PAN-OS document no fixed number: no budget, and a
 // 429 is still honoured.
@@ -33,11 +33,11 @@ func DefaultLimits(kind string) []Limit {
 	return nil
 }
 
-// rateLimitReset reads Cisco Secure Endpoint's rate limit headers
-// (X-RateLimit-Limit, -Remaining, -Reset in seconds, -ResetDate as an
-// RFC 3339 time; the documentation text spells them X-Rate-Limit-*, so
-// both spellings are read). When Remaining is 0 it returns when the budget
-// renews, capped at MaxRetryAfter from now.
+// rateLimitReset reads Cisco Secure Endpoint's rate limit headers:
+// X-RateLimit-Remaining, X-RateLimit-Reset in seconds and
+// X-RateLimit-ResetDate as an RFC 3339 time. The documentation text spells
+// them X-Rate-Limit-*, so both spellings are read. When Remaining is 0 it
+// returns the time the budget renews, capped at MaxRetryAfter from now.
 func rateLimitReset(h http.Header, now time.Time) (time.Time, bool) {
 	get := func(name string) string {
 		if v := h.Get("X-RateLimit-" + name); v != "" {

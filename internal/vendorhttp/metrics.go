@@ -7,9 +7,9 @@ import (
 )
 
 // Metrics of every vendor HTTP exchange, registered with the default
-// Prometheus registry. Labels are the vendor kind, the operation name that
-// the connector gives (a fixed phrase such as "isolate machine", never an
-// id or a credential) and the outcome.
+// Prometheus registry. Labels are the vendor kind, Request.Op and the
+// outcome. Connectors must set Op to a fixed phrase such as "isolate
+// machine", without ids or credentials, because it becomes a label value.
 var (
 	callsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smartpt_vendor_calls_total",

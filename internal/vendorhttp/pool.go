@@ -22,8 +22,8 @@ type Limit struct {
 // for a token of every bucket, so a burst from one company waits on its own
 // budget and never spends another company's.
 //
-// A vendor can also say that its own budget is spent (Cisco's
-// X-RateLimit-Remaining: 0, Wazuh's error 6001); Park then holds every
+// A vendor can also report that its own budget is spent (Cisco's
+// X-RateLimit-Remaining: 0, Wazuh's error 6001). Park then holds every
 // request of the integration until the vendor's budget renews.
 type Budget struct {
 	limiters []*rate.Limiter

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/smartpt/smartpt/internal/action"
+	"github.com/smartpt/smartpt/internal/api"
+	"github.com/smartpt/smartpt/internal/config"
+	"github.com/smartpt/smartpt/internal/notify/email"
+	"github.com/smartpt/smartpt/internal/secret"
+)
+
+// Timeouts of the HTTP server against slow and idle clients. WriteTimeout
+// exceeds the API's action timeout, so that the response to a slow vendor
+// call is still written.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 90 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+	actionTimeout     = 60 * time.Second
+	shutdownTimeout   = 30 * time.Second // for in-flight requests, then again for the engine's running jobs
+)
+
+func (c *cli) serve(ctx context.Context, args []string) error {
+	fs := c.newFlags("serve", "serve [--config FILE] [--data DIR | --database-url URL]")
+	configPath := fs.String("config", c.getenv("SMARTPT_CONFIG"), "YAML configuration `FILE`; SMARTPT_* variables override its values (env SMARTPT_CONFIG)")
+	sf := c.addStoreFlags(fs)
+	addr := fs.String("addr", "", "listen address `HOST:PORT`; overrides listen in the file and SMARTPT_LISTEN")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+
+	// The store flags take their defaults from the same variables as the
+	// file's settings, so a flag value differing from its variable was typed.
+	getenv := func(name string) string {
+		switch name {
+		case "SMARTPT_DATA_DIR":
+			return sf.dataDir
+		case "SMARTPT_DATABASE_URL":
+			return sf.databaseURL
+		case "SMARTPT_MASTER_KEY_FILE":
+			return sf.masterKeyFile
+		case "SMARTPT_LISTEN":
+			if *addr != "" {
+				return *addr
+			}
+		}
+		return c.getenv(name)
+	}
+	cfg, err := config.Load(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	logger, err := cfg.Log.NewLogger(c.stderr)
+	if err != nil {
+		return err
+	}
+	proxies, _ := cfg.Proxies() // checked by Load
+
+	stores := storeFlags{dataDir: cfg.DataDir, databaseURL: cfg.DatabaseURL, masterKeyFile: cfg.MasterKeyFile}
+	a, err := stores.open(ctx, c.getenv, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	serverMail, err := serverMailConfig(ctx, cfg.SMTP, a.resolver, logger)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	return runServer(ctx, a, ln, serverOptions{
+		mail:     serverMail,
+		proxies:  proxies,
+		certFile: cfg.TLS.CertFile,
+		keyFile:  cfg.TLS.KeyFile,
+		listening: func(baseURL string) {
+			if c.listening != nil {
+				c.listening(baseURL, "")
+			}
+		},
+	})
+}
+
+// serverMailConfig resolves the server relay's password when it is a secret
+// reference.
+func serverMailConfig(ctx context.Context, s config.SMTP, resolver *secret.Resolver, logger *slog.Logger) (email.Config, error) {
+	ec := email.Config{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password, From: s.From, TLS: s.TLS, Logger: logger}
+	if s.Password != "" && secret.IsReference(s.Password) {
+		value, err := resolver.Resolve(ctx, s.Password)
+		if err != nil {
+			return email.Config{}, fmt.Errorf("smtp.password: %w", err)
+		}
+		ec.Password = value
+	}
+	return ec, nil
+}
+
+type serverOptions struct {
+	mail              email.Config
+	proxies           []netip.Prefix
+	certFile, keyFile string
+
+	// engine tunes the engine, for the demo's short confirmation polls.
+	engine func(*action.Config)
+	// listening is called once the server accepts connections.
+	listening func(baseURL string)
+
+	// engineStopTimeout bounds the wait for the engine's running jobs at
+	// shutdown; zero means shutdownTimeout. A job cut short is resumed by
+	// the next start.
+	engineStopTimeout time.Duration
+}
+
+// runServer starts the engine and serves the API on ln until ctx ends, then
+// finishes in-flight requests and stops the engine.
+func runServer(ctx context.Context, a *app, ln net.Listener, opts serverOptions) error {
+	logger := a.logger
+	mail := newMailers(a.tenants, opts.mail, a.dataDir, logger)
+
+	engineCfg := action.Config{
+		DB: a.db, Tenants: a.tenants, Audit: a.audit, Sealer: a.sealer, HTTP: a.pool, Logger: logger,
+		MailerFor: mail.For,
+	}
+	if opts.engine != nil {
+		opts.engine(&engineCfg)
+	}
+	engine, err := action.New(engineCfg)
+	if err != nil {
+		return fmt.Errorf("build the action engine: %w", err)
+	}
+	if err := engine.Start(ctx); err != nil {
+		return fmt.Errorf("start the action engine: %w", err)
+	}
+	defer func() {
+		timeout := opts.engineStopTimeout
+		if timeout <= 0 {
+			timeout = shutdownTimeout
+		}
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		if err := engine.Stop(stopCtx); err != nil {
+			logger.Error("stopping the action engine failed", "error", err)
+		}
+	}()
+
+	handler, err := api.New(api.Config{
+		Executor:       engine,
+		Auth:           a.tenants,
+		AuthFailures:   a.audit,
+		Ready:          a.db.Ping,
+		Logger:         logger,
+		TrustedProxies: opts.proxies,
+		ActionTimeout:  actionTimeout,
+	})
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	scheme := "http"
+	if opts.certFile != "" {
+		scheme = "https"
+	}
+	baseURL := scheme + "://" + ln.Addr().String()
+
+	served := make(chan error, 1)
+	go func() {
+		if opts.certFile != "" {
+			served <- srv.ServeTLS(ln, opts.certFile, opts.keyFile)
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
+	logger.Info("serving the SmartPT API", "url", baseURL, "store", a.db.Dialect)
+	if opts.listening != nil {
+		opts.listening(baseURL)
+	}
+
+	select {
+	case err := <-served:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+		}
+		return nil
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down: finishing in-flight requests", "timeout", shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down the API server: %w", err)
+	}
+	logger.Info("API server stopped")
+	return nil
+}

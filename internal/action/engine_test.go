@@ -1,0 +1,670 @@
+package action
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smartpt/smartpt/internal/audit"
+	"github.com/smartpt/smartpt/internal/store"
+	"github.com/smartpt/smartpt/internal/store/storetest"
+	"github.com/smartpt/smartpt/internal/tenant"
+	"github.com/smartpt/smartpt/internal/vendors"
+)
+
+const company = "co-1"
+
+func isolateReq(target string) Request {
+	return Request{CompanyID: company, Service: vendor.ServiceWazuh, Route: "/wazuh/agents", Action: vendor.ActionIsolate, Target: target, Requester: "soc@example.com"}
+}
+
+func releaseReq(target string) Request {
+	r := isolateReq(target)
+	r.Action = vendor.ActionRelease
+	return r
+}
+
+// forEachDialect runs fn against SQLite and PostgreSQL.
+func forEachDialect(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			fn(t, storetest.Open(t, d))
+		})
+	}
+}
+
+func setup(t *testing.T, db *store.DB, hosts int) (*harness, *fakeEDR) {
+	f, name := newFakeEDR(t, hosts)
+	h := newHarness(t, db, nil)
+	h.tenants.set(company, vendor.ServiceWazuh, kindFakeEDR, name)
+	return h, f
+}
+
+func wantStatus(t *testing.T, err error, status int, contains string) *Error {
+	t.Helper()
+	var ae *Error
+	if !errors.As(err, &ae) {
+		t.Fatalf("error %v: want *Error with status %d", err, status)
+	}
+	if ae.Status != status || !strings.Contains(ae.Message, contains) {
+		t.Fatalf("error %d %q: want status %d and a message containing %q", ae.Status, ae.Message, status, contains)
+	}
+	return ae
+}
+
+func TestEngine_IsolateSynchronous(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, f := setup(t, db, 3)
+		res, err := h.e.Execute(context.Background(), isolateReq("host-02"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.State != Confirmed || res.Endpoint.AgentID != "002" || res.Endpoint.Isolation != vendor.Isolated {
+			t.Fatalf("result %+v: want confirmed isolate of 002", res)
+		}
+		if res.UnlockCode != "12345" {
+			t.Errorf("unlock code %q: want the vendor's code returned once", res.UnlockCode)
+		}
+
+		var sealed string
+		db.SQL.QueryRow(db.Rebind("SELECT unlock_code FROM actions WHERE id = ?"), res.ActionID).Scan(&sealed)
+		if sealed == "" || strings.Contains(sealed, "12345") {
+			t.Errorf("stored unlock code %q: want a sealed value", sealed)
+		}
+
+		rec, err := h.e.Get(context.Background(), company, res.ActionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(rec.History); got != 2 || rec.History[0].State != Requested || rec.History[1].State != Confirmed {
+			t.Errorf("history %+v: want requested then confirmed", rec.History)
+		}
+		if got := strings.Join(h.audit.types(t, res.ActionID), ","); got != "requested,confirmed" {
+			t.Errorf("audit events %s: want requested,confirmed", got)
+		}
+
+		// A repeat finds the endpoint already isolated, which is a success
+		// with AlreadyInState set.
+		again, err := h.e.Execute(context.Background(), isolateReq("002"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !again.AlreadyInState || again.State != Confirmed {
+			t.Errorf("repeat %+v: want confirmed and AlreadyInState", again)
+		}
+		if n := f.isolates.Load(); n != 2 {
+			t.Errorf("isolate calls %d: want 2", n)
+		}
+
+		// Another company gets 404 for the action.
+		_, err = h.e.Get(context.Background(), "co-2", res.ActionID)
+		wantStatus(t, err, http.StatusNotFound, "Not Found")
+		h.audit.verify(t)
+	})
+}
+
+func TestEngine_AsyncConfirmedByJob(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, f := setup(t, db, 3)
+		f.Pending, f.ConfirmAfter = true, 3
+
+		res, err := h.e.Execute(context.Background(), isolateReq("10.1.0.1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.State != Dispatched || res.Endpoint.Isolation != vendor.Isolating {
+			t.Fatalf("result %+v: want dispatched and isolating", res)
+		}
+		rec := waitState(t, h.e, company, res.ActionID, Confirmed)
+		if rec.VendorRef == "" || rec.Endpoint.Isolation != vendor.Isolated {
+			t.Errorf("record %+v: want the vendor ref and isolated", rec)
+		}
+		if got := strings.Join(h.audit.types(t, res.ActionID), ","); got != "requested,dispatched,confirmed" {
+			t.Errorf("audit events %s: want requested,dispatched,confirmed", got)
+		}
+		if n := f.confirms.Load(); n < 3 {
+			t.Errorf("confirm polls %d: want at least 3", n)
+		}
+	})
+}
+
+func TestEngine_ExpiresAfterDeadline(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	h, f := setup(t, db, 1)
+	f.Pending, f.ConfirmAfter = true, 1<<30
+	h.e.cfg.ConfirmDeadline = 300 * time.Millisecond
+
+	res, err := h.e.Execute(context.Background(), isolateReq("001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, h.e, company, res.ActionID, Expired)
+}
+
+func TestEngine_ConcurrentIdenticalIsolatesMakeOneCall(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		for _, pending := range []bool{false, true} {
+			h, f := setup(t, db, 2)
+			f.Pending, f.Delay = pending, 50*time.Millisecond
+			target := "host-01"
+			if pending {
+				target = "host-02"
+			}
+
+			const n = 100
+			var wg sync.WaitGroup
+			results := make([]*Result, n)
+			errs := make([]error, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					results[i], errs[i] = h.e.Execute(context.Background(), isolateReq(target))
+				}()
+			}
+			wg.Wait()
+
+			ids := map[string]bool{}
+			dedups := 0
+			for i := range n {
+				if errs[i] != nil {
+					t.Fatalf("request %d: %v", i, errs[i])
+				}
+				ids[results[i].ActionID] = true
+				if results[i].Deduplicated {
+					dedups++
+				}
+			}
+			if got := f.isolates.Load(); got != 1 {
+				t.Errorf("pending=%v: isolate calls %d, want 1", pending, got)
+			}
+			if len(ids) != 1 || dedups != n-1 {
+				t.Errorf("pending=%v: %d action ids and %d deduplicated answers, want 1 and %d", pending, len(ids), dedups, n-1)
+			}
+		}
+	})
+}
+
+func TestEngine_ReleaseWhileIsolatePendingEndsReleased(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, f := setup(t, db, 1)
+		f.Pending, f.ConfirmAfter = true, 3
+
+		iso, err := h.e.Execute(context.Background(), isolateReq("001"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, err := h.e.Execute(context.Background(), releaseReq("001"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel.State != Requested || len(rel.Warnings) == 0 {
+			t.Fatalf("release %+v: want it queued with a warning", rel)
+		}
+		waitState(t, h.e, company, iso.ActionID, Confirmed)
+		waitState(t, h.e, company, rel.ActionID, Confirmed)
+
+		if got := strings.Join(f.Order(), ","); got != "isolate 001,releaseisolate 001" {
+			t.Errorf("vendor calls %s: want the isolate, then the release", got)
+		}
+		if got := f.get("001").Isolation; got != vendor.NotIsolated {
+			t.Errorf("endpoint %s: want not_isolated", got)
+		}
+	})
+}
+
+func TestEngine_LaterIsolateSupersedesQueuedRelease(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	h, f := setup(t, db, 1)
+	f.Pending, f.ConfirmAfter = true, 4
+
+	iso, _ := h.e.Execute(context.Background(), isolateReq("001"))
+	rel, err := h.e.Execute(context.Background(), releaseReq("001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := h.e.Execute(context.Background(), isolateReq("001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Deduplicated || again.ActionID != iso.ActionID {
+		t.Errorf("second isolate %+v: want the pending isolate's id", again)
+	}
+	waitState(t, h.e, company, rel.ActionID, Failed)
+	waitState(t, h.e, company, iso.ActionID, Confirmed)
+	if n := f.releases.Load(); n != 0 {
+		t.Errorf("release calls %d: want 0", n)
+	}
+}
+
+func TestEngine_Errors(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	h, f := setup(t, db, 3)
+	f.hosts = append(f.hosts, vendor.Endpoint{AgentID: "004", Hostname: "host-01", IP: "10.1.0.4"})
+
+	tests := []struct {
+		name   string
+		req    Request
+		vendor error
+		status int
+		msg    string
+	}{
+		{name: "unknown host", req: isolateReq("nohost"), status: 404, msg: "Not Found: endpoint 'nohost' is not known to fake-edr"},
+		{name: "ambiguous host", req: isolateReq("host-01"), status: 409, msg: "matches 2 endpoints"},
+		{name: "list", req: isolateReq("001,002"), status: 400, msg: "list"},
+		{name: "wazuh 000", req: isolateReq("000"), status: 400, msg: "'000'"},
+		{name: "not configured", req: Request{CompanyID: company, Service: vendor.ServiceDefender, Action: vendor.ActionIsolate, Target: "x", Requester: "a@b.c"}, status: 424, msg: "smartpt integration set"},
+		{name: "missing requester", req: Request{CompanyID: company, Service: vendor.ServiceWazuh, Action: vendor.ActionIsolate, Target: "001"}, status: 400, msg: "Missing 'Email' parameter"},
+		{name: "bad isolation type", req: func() Request { r := isolateReq("001"); r.IsolationType = "Half"; return r }(), status: 400, msg: "Full or Selective"},
+		{name: "throttled", req: isolateReq("002"), vendor: &vendor.Error{Kind: vendor.ErrThrottled, RetryAfter: 7 * time.Second, Detail: "slow down"}, status: 429, msg: "Too Many Requests"},
+		{name: "vendor down", req: isolateReq("002"), vendor: &vendor.Error{Kind: vendor.ErrUnavailable, Status: 503, Detail: "maintenance"}, status: 502, msg: "Bad Gateway: Failed to isolate endpoint"},
+		{name: "forbidden", req: isolateReq("002"), vendor: &vendor.Error{Kind: vendor.ErrForbidden, Status: 403, Detail: "no rights"}, status: 403, msg: "Forbidden"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f.FailWith = tc.vendor
+			defer func() { f.FailWith = nil }()
+			_, err := h.e.Execute(context.Background(), tc.req)
+			ae := wantStatus(t, err, tc.status, tc.msg)
+			if tc.status == 409 && len(ae.Candidates) != 2 {
+				t.Errorf("candidates %d: want 2", len(ae.Candidates))
+			}
+			if tc.status == 429 && ae.RetryAfter != 7*time.Second {
+				t.Errorf("retry after %s: want 7s", ae.RetryAfter)
+			}
+		})
+	}
+	if h.audit.count(t, "rejected") == 0 {
+		t.Error("no rejected audit events: want refusals on record")
+	}
+}
+
+func TestEngine_IdempotencyKey(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, f := setup(t, db, 2)
+		req := isolateReq("001")
+		req.IdempotencyKey = "k-1"
+
+		first, err := h.e.Execute(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The endpoint is released out of band: a new isolate would call
+		// the vendor, the repeat must not.
+		f.mu.Lock()
+		f.set("001", vendor.NotIsolated)
+		f.mu.Unlock()
+		second, err := h.e.Execute(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if second.ActionID != first.ActionID || !second.Deduplicated || second.UnlockCode != "" {
+			t.Errorf("repeat %+v: want the first action id, deduplicated, no unlock code", second)
+		}
+		if n := f.isolates.Load(); n != 1 {
+			t.Errorf("isolate calls %d: want 1", n)
+		}
+
+		other := isolateReq("002")
+		other.IdempotencyKey = "k-1"
+		_, err = h.e.Execute(context.Background(), other)
+		wantStatus(t, err, 422, "different request")
+	})
+}
+
+func TestEngine_Guardrails(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, f := setup(t, db, 5)
+		co := func(ctx context.Context, name string) (tenant.Company, error) {
+			return tenant.Company{ID: company, Name: name}, nil
+		}
+		run := func(args ...string) string {
+			var out bytes.Buffer
+			if err := runGuard(context.Background(), db, co, args, &out); err != nil {
+				t.Fatalf("guard %v: %v", args, err)
+			}
+			return out.String()
+		}
+		run("protect", "add", "--company", "acme", "HOST-01.corp.example")
+		run("protect", "add", "--company", "acme", "10.1.0.2/31")
+		run("protect", "add", "--company", "acme", "005")
+		if got := run("protect", "list", "--company", "acme"); !strings.Contains(got, "10.1.0.2/31") || !strings.Contains(got, "host-01.corp.example") {
+			t.Errorf("protect list %q: want both entries", got)
+		}
+
+		tests := []struct{ target, entry string }{
+			{"host-01", "host-01.corp.example"}, // short name of a protected FQDN
+			{"002", "10.1.0.2/31"},              // resolved IP inside a protected range
+			{"host-05", "005"},                  // resolved agent id
+		}
+		for _, tc := range tests {
+			_, err := h.e.Execute(context.Background(), isolateReq(tc.target))
+			wantStatus(t, err, 403, "entry '"+tc.entry+"'")
+		}
+		if n := f.isolates.Load(); n != 0 {
+			t.Fatalf("isolate calls %d: want 0 for protected targets", n)
+		}
+		// Release and status are never refused.
+		if _, err := h.e.Execute(context.Background(), releaseReq("host-01")); err != nil {
+			t.Errorf("release of a protected host: %v", err)
+		}
+
+		// Cap: one isolation per hour.
+		run("cap", "set", "--company", "acme", "--per-hour", "1")
+		if got := run("cap", "show", "--company", "acme"); !strings.Contains(got, "1 per hour") {
+			t.Errorf("cap show %q", got)
+		}
+		if _, err := h.e.Execute(context.Background(), isolateReq("host-04")); err != nil {
+			t.Fatal(err)
+		}
+		dry := releaseReq("host-04")
+		dry.Action, dry.Target, dry.DryRun = vendor.ActionIsolate, "10.1.0.4", true
+		_, err := h.e.Execute(context.Background(), dry)
+		wantStatus(t, err, 429, "cap of 1")
+		run("cap", "set", "--company", "acme", "--per-hour", "0")
+
+		// Dry run: a plan, no vendor write.
+		before := f.isolates.Load()
+		res, err := h.e.Execute(context.Background(), dry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Plan) != 1 || res.Endpoint.AgentID != "004" || f.isolates.Load() != before {
+			t.Errorf("dry run %+v: want a one-call plan for 004 and no vendor write", res)
+		}
+		run("protect", "remove", "--company", "acme", "005")
+	})
+}
+
+func TestEngine_StatusOverlaysTrackedState(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	h, f := setup(t, db, 2)
+	f.Unknown = true
+
+	status := isolateReq("001")
+	status.Action = vendor.ActionStatus
+	res, err := h.e.Execute(context.Background(), status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Endpoint.Isolation != vendor.Unknown {
+		t.Errorf("before any action: %s, want unknown", res.Endpoint.Isolation)
+	}
+
+	if _, err := h.e.Execute(context.Background(), isolateReq("001")); err != nil {
+		t.Fatal(err)
+	}
+	res, err = h.e.Execute(context.Background(), status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Endpoint.Isolation != vendor.Isolated {
+		t.Errorf("after a confirmed isolate: %s, want isolated", res.Endpoint.Isolation)
+	}
+}
+
+func TestEngine_ConfirmExternal(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	h, f := setup(t, db, 1)
+	f.Pending, f.ConfirmAfter = true, 1<<30
+
+	res, err := h.e.Execute(context.Background(), isolateReq("001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		rec, err := h.e.ConfirmExternal(context.Background(), company, vendor.ServiceWazuh, "001", vendor.ActionIsolate, true, "isolation applied")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.ID != res.ActionID || rec.State != Confirmed {
+			t.Errorf("record %+v: want %s confirmed", rec, res.ActionID)
+		}
+	}
+	if got := strings.Join(h.audit.types(t, res.ActionID), ","); got != "requested,dispatched,confirmed" {
+		t.Errorf("audit events %s: want one confirmation", got)
+	}
+	_, err = h.e.ConfirmExternal(context.Background(), "co-2", vendor.ServiceWazuh, "001", vendor.ActionIsolate, true, "")
+	wantStatus(t, err, 404, "Not Found")
+}
+
+func TestEngine_Users(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	d, name := newFakeDir(t)
+	h := newHarness(t, db, nil)
+	h.tenants.set(company, vendor.ServiceAzureAD, kindFakeDir, name)
+	req := func(act vendor.ActionKind, upn string) Request {
+		return Request{CompanyID: company, Service: vendor.ServiceAzureAD, Route: "/azuread/users", Action: act, Target: upn, Requester: "soc@example.com"}
+	}
+
+	res, err := h.e.Execute(context.Background(), req(vendor.ActionBlock, "User01@demo.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != Confirmed || res.User.AccountEnabled || len(res.Steps) != 2 {
+		t.Errorf("block %+v: want confirmed, disabled, two steps", res)
+	}
+
+	_, err = h.e.Execute(context.Background(), req(vendor.ActionBlock, "not-a-upn"))
+	wantStatus(t, err, 400, "upn 'not-a-upn'")
+
+	if _, err := h.e.Execute(context.Background(), req(vendor.ActionReport, "user01@demo.example")); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.mail.sent) != 1 || h.mail.sent[0].To[0] != "soc@example.com" {
+		t.Errorf("mail %+v: want the report sent to the requester", h.mail.sent)
+	}
+	h.mail.fail = errors.New("connection refused")
+	_, err = h.e.Execute(context.Background(), req(vendor.ActionReport, "user01@demo.example"))
+	ae := wantStatus(t, err, 502, "Failed to send user report")
+	if !strings.Contains(ae.Detail, "connection refused") {
+		t.Errorf("detail %q: want the mail error", ae.Detail)
+	}
+	if d.blocks.Load() != 1 {
+		t.Errorf("block calls %d: want 1", d.blocks.Load())
+	}
+}
+
+// startEngine starts an engine without registering its stop, for tests
+// that kill it.
+func startEngine(t *testing.T, db *store.DB, tenants *fakeTenants) *Engine {
+	t.Helper()
+	e, err := New(testConfig(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.integrations, e.audit = tenants, audit.New(db)
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// kill stops an engine the way a killed process does: its workers are
+// cancelled and its database connections closed at once, with no chance to
+// record anything.
+func kill(e *Engine) {
+	e.stopSweep()
+	e.riverCancel()
+	e.db.Close()
+}
+
+func TestEngine_RestartResumesConfirmations(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			opts := store.Options{DataDir: t.TempDir()}
+			if d == store.Postgres {
+				opts = store.Options{}
+				opts.DatabaseURL, _ = storetest.SchemaURL(t)
+			}
+			open := func() *store.DB {
+				db, err := store.Open(context.Background(), opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return db
+			}
+
+			f, name := newFakeEDR(t, 5)
+			f.Pending, f.ConfirmAfter = true, 6
+			tenants := &fakeTenants{}
+			tenants.set(company, vendor.ServiceWazuh, kindFakeEDR, name)
+
+			e1 := startEngine(t, open(), tenants)
+			var ids []string
+			for _, agent := range []string{"001", "002", "003", "004", "005"} {
+				res, err := e1.Execute(context.Background(), isolateReq(agent))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.State != Dispatched {
+					t.Fatalf("%s: state %s, want dispatched", agent, res.State)
+				}
+				ids = append(ids, res.ActionID)
+			}
+			time.Sleep(30 * time.Millisecond) // let some polls run
+			kill(e1)
+
+			h2 := newHarness(t, open(), tenants)
+			for _, id := range ids {
+				waitState(t, h2.e, company, id, Confirmed)
+			}
+			if n := f.isolates.Load(); n != 5 {
+				t.Errorf("isolate calls %d: want 5, one per endpoint", n)
+			}
+			for _, id := range ids {
+				if got := strings.Join(h2.audit.types(t, id), ","); got != "requested,dispatched,confirmed" {
+					t.Errorf("action %s audit %s: want requested,dispatched,confirmed", id, got)
+				}
+			}
+			h2.audit.verify(t)
+		})
+	}
+}
+
+// A process that died between the vendor call and its record leaves an
+// action in state requested with its lease ended. The engine settles it by
+// reading the endpoint and never sends the call again.
+func TestEngine_RecoversLostDispatchByReadingState(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, f := setup(t, db, 3)
+		f.mu.Lock()
+		f.set("001", vendor.Isolated)  // the lost isolate reached the vendor
+		f.set("002", vendor.Isolating) // it is under way
+		f.mu.Unlock()
+
+		past := time.Now().Add(-time.Minute)
+		ids := map[string]string{}
+		for _, agent := range []string{"001", "002", "003"} {
+			ep := f.get(agent)
+			r := &row{ID: newID(), CompanyID: company, Service: vendor.ServiceWazuh, Kind: kindFakeEDR, Action: vendor.ActionIsolate,
+				Target: agent, AgentID: agent, Requester: "soc@example.com", State: Requested, Endpoint: &ep, LeaseUntil: past, NextCheckAt: past}
+			if err := db.InTx(context.Background(), func(tx *sql.Tx) error { return h.e.insertRow(context.Background(), tx, r, "") }); err != nil {
+				t.Fatal(err)
+			}
+			ids[agent] = r.ID
+		}
+		go func() { // the vendor finishes the isolation under way
+			time.Sleep(400 * time.Millisecond)
+			f.mu.Lock()
+			f.set("002", vendor.Isolated)
+			f.mu.Unlock()
+		}()
+
+		waitState(t, h.e, company, ids["001"], Confirmed)
+		waitState(t, h.e, company, ids["002"], Confirmed)
+		rec := waitState(t, h.e, company, ids["003"], Failed)
+		if !strings.Contains(rec.History[len(rec.History)-1].Detail, "send the request again") {
+			t.Errorf("detail %q: want advice to send again", rec.History[len(rec.History)-1].Detail)
+		}
+		if n := f.isolates.Load(); n != 0 {
+			t.Errorf("isolate calls %d: want 0, the engine must not resend", n)
+		}
+	})
+}
+
+// Two engines on one database stand for two replicas: identical isolates
+// spread over both still make one vendor call.
+func TestEngine_ReplicasShareInFlightGuard(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			opts := store.Options{DataDir: t.TempDir()}
+			if d == store.Postgres {
+				opts = store.Options{}
+				opts.DatabaseURL, _ = storetest.SchemaURL(t)
+			}
+			f, name := newFakeEDR(t, 1)
+			f.Pending, f.Delay, f.ConfirmAfter = true, 100*time.Millisecond, 1<<30
+			tenants := &fakeTenants{}
+			tenants.set(company, vendor.ServiceWazuh, kindFakeEDR, name)
+
+			var replicas []*harness
+			for range 2 {
+				db, err := store.Open(context.Background(), opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				replicas = append(replicas, newHarness(t, db, tenants))
+			}
+
+			const perReplica = 20
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			ids := map[string]bool{}
+			for i := range 2 * perReplica {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res, err := replicas[i%2].e.Execute(context.Background(), isolateReq("001"))
+					if err != nil {
+						t.Errorf("request %d: %v", i, err)
+						return
+					}
+					mu.Lock()
+					ids[res.ActionID] = true
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			if n := f.isolates.Load(); n != 1 {
+				t.Errorf("isolate calls %d: want 1 across both replicas", n)
+			}
+			if len(ids) != 1 {
+				t.Errorf("%d action ids: want 1", len(ids))
+			}
+		})
+	}
+}
+
+// A vendor write whose response is lost may still have acted: the engine
+// returns 504, keeps the action open and settles it by reading the
+// endpoint, without sending the write again.
+func TestEngine_LostResponseSettledByRead(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, f := setup(t, db, 1)
+		f.LoseResponse = true
+
+		_, err := h.e.Execute(context.Background(), isolateReq("001"))
+		ae := wantStatus(t, err, http.StatusGatewayTimeout, "Gateway Timeout: Failed to isolate endpoint")
+		if !strings.Contains(ae.Detail, "settled by reading the endpoint's state") {
+			t.Errorf("detail %q: want the action id and how it is settled", ae.Detail)
+		}
+
+		var id string
+		if err := db.SQL.QueryRow(db.Rebind("SELECT id FROM actions WHERE agent_id = ? AND action = ?"), "001", "isolate").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, h.e, company, id, Confirmed)
+		if n := f.isolates.Load(); n != 1 {
+			t.Errorf("isolate calls %d: want 1", n)
+		}
+		h.audit.verify(t)
+	})
+}

@@ -1,0 +1,309 @@
+package action
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/smartpt/smartpt/internal/audit"
+	"github.com/smartpt/smartpt/internal/store"
+	"github.com/smartpt/smartpt/internal/vendors"
+)
+
+// row is one stored action.
+type row struct {
+	ID           string
+	CompanyID    string
+	Service      vendor.Service
+	Kind         vendor.Kind
+	Action       vendor.ActionKind
+	Target       string
+	AgentID      string
+	Requester    string
+	ClientAddr   string
+	RequestID    string
+	Route        string
+	State        State
+	VendorRef    string
+	Endpoint     *vendor.Endpoint
+	Options      storedOptions
+	UnlockCode   string // sealed
+	QueuedBehind string
+	LeaseUntil   time.Time
+	NextCheckAt  time.Time
+	Deadline     time.Time
+	Polls        int64
+	Result       json.RawMessage
+	Detail       string
+	DryRun       bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// storedOptions are the optional request fields a later dispatch needs.
+type storedOptions struct {
+	Comment       string `json:"comment,omitempty"`
+	IsolationType string `json:"isolation_type,omitempty"`
+}
+
+const rowColumns = `id, company_id, service, kind, action, target, agent_id, requester, client_addr,
+	request_id, route, state, vendor_ref, endpoint, options, unlock_code, queued_behind,
+	lease_until, next_check_at, deadline, polls, result, detail, dry_run, created_at, updated_at`
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func scanRow(sc interface{ Scan(...any) error }) (*row, error) {
+	var (
+		r                               row
+		endpoint, options, result       string
+		lease, next, deadline, crt, upd int64
+		service, kind, action, state    string
+	)
+	err := sc.Scan(&r.ID, &r.CompanyID, &service, &kind, &action, &r.Target, &r.AgentID, &r.Requester, &r.ClientAddr,
+		&r.RequestID, &r.Route, &state, &r.VendorRef, &endpoint, &options, &r.UnlockCode, &r.QueuedBehind,
+		&lease, &next, &deadline, &r.Polls, &result, &r.Detail, &r.DryRun, &crt, &upd)
+	if err != nil {
+		return nil, err
+	}
+
+	r.Service, r.Kind, r.Action, r.State = vendor.Service(service), vendor.Kind(kind), vendor.ActionKind(action), State(state)
+	if endpoint != "" {
+		var ep vendor.Endpoint
+		if json.Unmarshal([]byte(endpoint), &ep) == nil {
+			r.Endpoint = &ep
+		}
+	}
+	if options != "" {
+		json.Unmarshal([]byte(options), &r.Options)
+	}
+	if result != "" {
+		r.Result = json.RawMessage(result)
+	}
+	r.LeaseUntil = store.TimeFromUnixNanos(lease)
+	r.NextCheckAt = store.TimeFromUnixNanos(next)
+	r.Deadline = store.TimeFromUnixNanos(deadline)
+	r.CreatedAt = store.TimeFromUnixNanos(crt)
+	r.UpdatedAt = store.TimeFromUnixNanos(upd)
+	return &r, nil
+}
+
+func jsonText(v any) string {
+	if v == nil {
+		return ""
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// loadRow reads one action, locking its row on PostgreSQL when lock is set
+// (q must then be a transaction). It returns nil, nil when there is none.
+func (e *Engine) loadRow(ctx context.Context, q queryer, id string, lock bool) (*row, error) {
+	query := "SELECT " + rowColumns + " FROM actions WHERE id = ?"
+	if lock {
+		query += e.db.ForUpdate()
+	}
+	r, err := scanRow(q.QueryRowContext(ctx, e.db.Rebind(query), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read action %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// insertRow stores r in state r.State, with its first history event and
+// its audit event, inside tx.
+func (e *Engine) insertRow(ctx context.Context, tx *sql.Tx, r *row, detail string) error {
+	now := time.Now().UTC()
+	r.CreatedAt, r.UpdatedAt = now, now
+	var endpoint string
+	if r.Endpoint != nil {
+		endpoint = jsonText(r.Endpoint)
+	}
+	_, err := tx.ExecContext(ctx, e.db.Rebind("INSERT INTO actions ("+rowColumns+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+		r.ID, r.CompanyID, string(r.Service), string(r.Kind), string(r.Action), r.Target, r.AgentID, r.Requester, r.ClientAddr,
+		r.RequestID, r.Route, string(r.State), r.VendorRef, endpoint, jsonText(r.Options), r.UnlockCode, r.QueuedBehind,
+		store.UnixNanos(r.LeaseUntil), store.UnixNanos(r.NextCheckAt), store.UnixNanos(r.Deadline), r.Polls, string(r.Result), r.Detail, r.DryRun,
+		store.UnixNanos(now), store.UnixNanos(now))
+	if err != nil {
+		return err
+	}
+	return e.recordEvent(ctx, tx, r, r.State, detail, 0)
+}
+
+// recordEvent appends a history event and the matching audit event.
+func (e *Engine) recordEvent(ctx context.Context, tx *sql.Tx, r *row, st State, detail string, took time.Duration) error {
+	now := time.Now().UTC()
+	_, err := tx.ExecContext(ctx, e.db.Rebind(`INSERT INTO action_events (action_id, seq, time, state, detail)
+		VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM action_events WHERE action_id = ?), ?, ?, ?)`),
+		r.ID, r.ID, store.UnixNanos(now), string(st), detail)
+	if err != nil {
+		return fmt.Errorf("record history of action %s: %w", r.ID, err)
+	}
+
+	typ := string(st)
+	if r.DryRun {
+		typ = "dry_run"
+	}
+	result := ""
+	if st.Final() {
+		result = string(st)
+	}
+	_, err = e.audit.AppendTx(ctx, tx, audit.Event{
+		CompanyID:  r.CompanyID,
+		Time:       now,
+		Type:       typ,
+		ActionID:   r.ID,
+		Requester:  r.Requester,
+		ClientAddr: r.ClientAddr,
+		RequestID:  r.RequestID,
+		Route:      r.Route,
+		Action:     string(r.Action),
+		Target:     r.Target,
+		Result:     result,
+		VendorRef:  r.VendorRef,
+		DurationMS: took.Milliseconds(),
+		Detail:     detail,
+	})
+	if err != nil {
+		return fmt.Errorf("audit action %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// change is an update of an action: the new state and the columns to set.
+type change struct {
+	State       State
+	Detail      string
+	VendorRef   *string
+	Endpoint    *vendor.Endpoint
+	Result      json.RawMessage
+	UnlockCode  string
+	LeaseUntil  *time.Time
+	NextCheckAt *time.Time
+	Deadline    *time.Time
+	AddPoll     bool
+	Took        time.Duration
+}
+
+// transition moves the action from state from to c.State in one
+// transaction with its history and audit events. It returns false, with no
+// change made, when the action is no longer in state from (another worker
+// or replica moved it first).
+func (e *Engine) transition(ctx context.Context, r *row, from State, c change) (bool, error) {
+	moved := false
+	err := e.db.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		moved, err = e.transitionTx(ctx, tx, r, from, c)
+		return err
+	})
+	return moved, err
+}
+
+func (e *Engine) transitionTx(ctx context.Context, tx *sql.Tx, r *row, from State, c change) (bool, error) {
+	now := time.Now().UTC()
+
+	// Build the SET clause from the fields the change carries.
+	set := "state = ?, updated_at = ?, detail = ?"
+	args := []any{string(c.State), store.UnixNanos(now), c.Detail}
+	if c.VendorRef != nil {
+		set += ", vendor_ref = ?"
+		args = append(args, *c.VendorRef)
+		r.VendorRef = *c.VendorRef
+	}
+	if c.Endpoint != nil {
+		set += ", endpoint = ?"
+		args = append(args, jsonText(c.Endpoint))
+		r.Endpoint = c.Endpoint
+	}
+	if c.Result != nil {
+		set += ", result = ?"
+		args = append(args, string(c.Result))
+		r.Result = c.Result
+	}
+	if c.UnlockCode != "" {
+		set += ", unlock_code = ?"
+		args = append(args, c.UnlockCode)
+	}
+	if c.LeaseUntil != nil {
+		set += ", lease_until = ?"
+		args = append(args, store.UnixNanos(*c.LeaseUntil))
+	}
+	if c.NextCheckAt != nil {
+		set += ", next_check_at = ?"
+		args = append(args, store.UnixNanos(*c.NextCheckAt))
+	}
+	if c.Deadline != nil {
+		set += ", deadline = ?"
+		args = append(args, store.UnixNanos(*c.Deadline))
+		r.Deadline = *c.Deadline
+	}
+	if c.AddPoll {
+		set += ", polls = polls + 1"
+	}
+	if c.State.Final() {
+		set += ", next_check_at = 0"
+	}
+	args = append(args, r.ID, string(from))
+
+	res, err := tx.ExecContext(ctx, e.db.Rebind("UPDATE actions SET "+set+" WHERE id = ? AND state = ?"), args...)
+	if err != nil {
+		return false, fmt.Errorf("update action %s: %w", r.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	r.State, r.Detail = c.State, c.Detail
+	if c.State == from {
+		return true, nil // a field update inside one state: no new event
+	}
+	return true, e.recordEvent(ctx, tx, r, c.State, c.Detail, c.Took)
+}
+
+// history returns an action's events, oldest first.
+func (e *Engine) history(ctx context.Context, id string) ([]Event, error) {
+	rows, err := e.db.SQL.QueryContext(ctx, e.db.Rebind("SELECT time, state, detail FROM action_events WHERE action_id = ? ORDER BY seq"), id)
+	if err != nil {
+		return nil, fmt.Errorf("read history of action %s: %w", id, err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var t int64
+		var ev Event
+		var st string
+		if err := rows.Scan(&t, &st, &ev.Detail); err != nil {
+			return nil, err
+		}
+		ev.Time, ev.State = store.TimeFromUnixNanos(t), State(st)
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}
+
+// insertRead stores a read (status, report) in state requested, with a
+// lease so that the sweeper fails it if the process stops before it ends.
+func (e *Engine) insertRead(ctx context.Context, r *row) error {
+	r.LeaseUntil = time.Now().Add(e.cfg.DispatchTimeout + 30*time.Second)
+	r.NextCheckAt = r.LeaseUntil
+	return e.db.InTx(ctx, func(tx *sql.Tx) error { return e.insertRow(ctx, tx, r, "") })
+}

@@ -1,0 +1,220 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/smartpt/smartpt/internal/action"
+	"github.com/smartpt/smartpt/internal/tenant"
+	"github.com/smartpt/smartpt/internal/vendors"
+)
+
+// maxIdempotencyKeyChars is the longest Idempotency-Key header accepted.
+const maxIdempotencyKeyChars = 255
+
+// userResponse is the response body of /azuread/users.
+type userResponse struct {
+	StatusCode     int             `json:"statusCode"`
+	Message        string          `json:"message"`
+	ActionID       string          `json:"action_id,omitempty"`
+	State          action.State    `json:"state,omitempty"`
+	User           *vendor.User    `json:"user,omitempty"`
+	Report         json.RawMessage `json:"report,omitempty"`
+	Steps          []vendor.Step   `json:"steps,omitempty"`
+	AlreadyInState bool            `json:"already_in_state"`
+	Deduplicated   bool            `json:"deduplicated"`
+	Warnings       []string        `json:"warnings"`
+	DryRun         bool            `json:"dry_run,omitempty"`
+	Plan           []vendor.Call   `json:"plan,omitempty"`
+}
+
+// endpointResponse is the response body of the endpoint routes: the published
+// {"statusCode":200,"body":{"message":...,"action_result":...}} with the
+// gateway's fields beside action_result.
+type endpointResponse struct {
+	StatusCode int          `json:"statusCode"`
+	Body       endpointBody `json:"body"`
+}
+
+type endpointBody struct {
+	Message        string           `json:"message"`
+	ActionResult   json.RawMessage  `json:"action_result"`
+	ActionID       string           `json:"action_id,omitempty"`
+	State          action.State     `json:"state,omitempty"`
+	Endpoint       *vendor.Endpoint `json:"endpoint,omitempty"`
+	AlreadyInState bool             `json:"already_in_state"`
+	Deduplicated   bool             `json:"deduplicated"`
+	Warnings       []string         `json:"warnings"`
+	UnlockCode     string           `json:"unlock_code,omitempty"`
+	DryRun         bool             `json:"dry_run,omitempty"`
+	Plan           []vendor.Call    `json:"plan,omitempty"`
+}
+
+// recordResponse is an action record with the statusCode field.
+type recordResponse struct {
+	StatusCode int `json:"statusCode"`
+	*action.Record
+}
+
+func (s *Server) actionHandler(route actionRoute) companyHandler {
+	return func(w http.ResponseWriter, r *http.Request, company tenant.Company) {
+		info := infoFrom(r.Context())
+
+		values, berr := readObject(w, r, route.Fields, route.Path)
+		if berr != nil {
+			writeBodyError(w, berr)
+			return
+		}
+		req, berr := parseActionRequest(route, values)
+		if berr != nil {
+			writeBodyError(w, berr)
+			return
+		}
+		info.Action = string(req.Action)
+
+		idempotencyKey := r.Header.Get("Idempotency-Key")
+		if !validIdempotencyKey(idempotencyKey) {
+			writeBodyError(w, badRequest("Invalid Idempotency-Key header: use at most %d printable characters", maxIdempotencyKeyChars))
+			return
+		}
+
+		req.CompanyID = company.ID
+		req.ClientAddr = info.ClientAddr
+		req.RequestID = info.RequestID
+		req.IdempotencyKey = idempotencyKey
+
+		ctx, cancel := s.engineContext(r)
+		defer cancel()
+		result, err := s.cfg.Executor.Execute(ctx, req)
+		if err != nil {
+			s.writeEngineError(w, r, err)
+			return
+		}
+		info.ActionID = result.ActionID
+
+		if route.IsUser() {
+			writeJSON(w, http.StatusOK, userResult(req, result))
+			return
+		}
+		writeJSON(w, http.StatusOK, s.endpointResult(r, req, result))
+	}
+}
+
+// engineContext detaches the engine call from the client's connection: a
+// containment already sent to a vendor is recorded to its end even when the
+// client hangs up. ActionTimeout still bounds it.
+func (s *Server) engineContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.ActionTimeout)
+}
+
+// readObject checks the content type and reads and decodes the body.
+func readObject(w http.ResponseWriter, r *http.Request, fields map[string]fieldKind, route string) (map[string]json.RawMessage, *bodyError) {
+	if err := checkContentType(r); err != nil {
+		return nil, err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeObject(body, fields, route)
+}
+
+func userResult(req action.Request, res *action.Result) userResponse {
+	resp := userResponse{
+		ActionID:       res.ActionID,
+		State:          res.State,
+		User:           res.User,
+		Report:         validRaw(res.Report),
+		Steps:          res.Steps,
+		AlreadyInState: res.AlreadyInState,
+		Deduplicated:   res.Deduplicated,
+		Warnings:       nonNil(res.Warnings),
+	}
+	resp.StatusCode = http.StatusOK
+
+	if req.DryRun {
+		resp.DryRun = true
+		resp.Plan = nonNilCalls(res.Plan)
+		resp.Message = fmt.Sprintf("Dry run: no change was made; plan lists the calls that %s would make for user %s", req.Action, req.Target)
+		return resp
+	}
+
+	switch req.Action {
+	case vendor.ActionBlock:
+		resp.Message = fmt.Sprintf("User %s was blocked successfully", req.Target)
+	case vendor.ActionUnblock:
+		resp.Message = fmt.Sprintf("User %s was unblocked successfully", req.Target)
+	case vendor.ActionUStatus:
+		resp.Message = fmt.Sprintf("Status of user %s retrieved successfully", req.Target)
+	case vendor.ActionReport:
+		resp.Message = fmt.Sprintf("Report for user %s was sent to %s", req.Target, req.Requester)
+	}
+	return resp
+}
+
+func (s *Server) endpointResult(r *http.Request, req action.Request, res *action.Result) endpointResponse {
+	result := validRaw(res.VendorResult)
+	if result == nil {
+		if len(res.VendorResult) > 0 {
+			info := infoFrom(r.Context())
+			s.log.Error("the engine returned a vendor result that is not JSON; responding with an empty action_result",
+				"request_id", info.RequestID, "company_id", info.CompanyID, "action_id", res.ActionID)
+		}
+		result = json.RawMessage("{}")
+	}
+
+	body := endpointBody{
+		Message:        "Action executed successfully",
+		ActionResult:   result,
+		ActionID:       res.ActionID,
+		State:          res.State,
+		Endpoint:       res.Endpoint,
+		AlreadyInState: res.AlreadyInState,
+		Deduplicated:   res.Deduplicated,
+		Warnings:       nonNil(res.Warnings),
+		UnlockCode:     res.UnlockCode,
+	}
+	if req.DryRun {
+		body.DryRun = true
+		body.Plan = nonNilCalls(res.Plan)
+		body.Message = fmt.Sprintf("Dry run: no change was made; plan lists the calls that %s would make", req.Action)
+	}
+	return endpointResponse{StatusCode: http.StatusOK, Body: body}
+}
+
+// validIdempotencyKey accepts an absent key, or 1 to 255 printable ASCII
+// characters.
+func validIdempotencyKey(key string) bool {
+	if len(key) > maxIdempotencyKeyChars {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func validRaw(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || !json.Valid(raw) {
+		return nil
+	}
+	return raw
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilCalls(c []vendor.Call) []vendor.Call {
+	if c == nil {
+		return []vendor.Call{}
+	}
+	return c
+}

@@ -1,0 +1,174 @@
+// Package api serves the SmartPT HTTP API: the published action routes, the
+// action record and Wazuh event routes, health, readiness, metrics and the
+// OpenAPI document. It authenticates each company by its key in the x-sha256
+// header, validates every body strictly, hands the request to the action
+// engine and renders the engine's result in the published response shapes.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/smartpt/smartpt/internal/action"
+	"github.com/smartpt/smartpt/internal/tenant"
+)
+
+// Authenticator finds the company a presented key belongs to.
+// *tenant.Service implements it.
+type Authenticator interface {
+	Authenticate(ctx context.Context, presented string) (tenant.Company, error)
+}
+
+// AuthFailureRecorder counts failed authentications. *audit.Log implements it.
+type AuthFailureRecorder interface {
+	RecordAuthFailure(ctx context.Context, clientAddr, route, reason string) error
+}
+
+// Config is the configuration of a Server. Executor, Auth and AuthFailures
+// are required.
+type Config struct {
+	Executor     action.Executor
+	Auth         Authenticator
+	AuthFailures AuthFailureRecorder
+
+	// Ready reports whether the store is reachable, for /readyz. Nil means
+	// always ready.
+	Ready func(ctx context.Context) error
+
+	Logger *slog.Logger
+
+	// TrustedProxies are the addresses whose X-Forwarded-For header is
+	// believed. A request from any other address is attributed to its
+	// connection's remote address.
+	TrustedProxies []netip.Prefix
+
+	// AuthLimit slows down and then blocks client addresses that fail
+	// authentication repeatedly. Zero fields take DefaultAuthLimit's values.
+	AuthLimit AuthLimit
+
+	// ActionTimeout bounds one call to the engine. The call does not end when
+	// the client disconnects, so that a containment already sent to a vendor
+	// is recorded to its end. Zero means 60 seconds.
+	ActionTimeout time.Duration
+
+	// Registry receives the API's metrics. Nil means a new registry. /metrics
+	// serves it together with prometheus.DefaultGatherer, where the engine
+	// and the vendor layer register theirs.
+	Registry *prometheus.Registry
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	limiter *authLimiter
+	metrics *metrics
+	handler http.Handler
+}
+
+// New builds the API handler.
+func New(cfg Config) (*Server, error) {
+	if cfg.Executor == nil || cfg.Auth == nil || cfg.AuthFailures == nil {
+		return nil, errors.New("api: Executor, Auth and AuthFailures are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ActionTimeout <= 0 {
+		cfg.ActionTimeout = 60 * time.Second
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		mux:     http.NewServeMux(),
+		limiter: newAuthLimiter(cfg.AuthLimit.withDefaults()),
+		metrics: m,
+	}
+	s.routes()
+	s.handler = s.observe(s.mux)
+	return s, nil
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	for _, route := range ActionRoutes() {
+		s.mux.Handle(route.Path, s.allow(http.MethodPost, route.Path, s.withCompany(s.actionHandler(route))))
+	}
+	s.mux.Handle("/v1/actions/{id}", s.allow(http.MethodGet, "/v1/actions/{id}", s.withCompany(s.getAction)))
+	s.mux.Handle("/v1/wazuh/events", s.allow(http.MethodPost, "/v1/wazuh/events", s.withCompany(s.wazuhEvent)))
+
+	s.mux.Handle("/healthz", s.allow(http.MethodGet, "/healthz", http.HandlerFunc(s.healthz)))
+	s.mux.Handle("/readyz", s.allow(http.MethodGet, "/readyz", http.HandlerFunc(s.readyz)))
+	s.mux.Handle("/openapi.json", s.allow(http.MethodGet, "/openapi.json", http.HandlerFunc(serveOpenAPI)))
+	metricsHandler := promhttp.HandlerFor(prometheus.Gatherers{s.cfg.Registry, prometheus.DefaultGatherer}, promhttp.HandlerOpts{})
+	s.mux.Handle("/metrics", s.allow(http.MethodGet, "/metrics", metricsHandler))
+
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody{Message: "Not Found: no route " + shown(r.URL.Path) + "; see /openapi.json for the routes"})
+	})
+}
+
+// allow responds 405 with an Allow header to any method but method, and
+// labels the request with its route for logs and metrics.
+func (s *Server) allow(method, route string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := infoFrom(r.Context())
+		info.Route = route
+
+		if r.Method != method {
+			w.Header().Set("Allow", method)
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody{Message: "Method Not Allowed: use " + method + " for " + route})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, statusBody{Status: "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			s.log.Warn("readiness check failed", "error", err, "request_id", infoFrom(r.Context()).RequestID)
+			writeJSON(w, http.StatusServiceUnavailable, errorBody{Message: "Service Unavailable: the database is not reachable"})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, statusBody{Status: "ready"})
+}
+
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// OpenAPIDocument returns the OpenAPI 3.1 document that /openapi.json serves.
+func OpenAPIDocument() []byte { return openAPIDocument }
+
+func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(openAPIDocument)
+}

@@ -1,0 +1,248 @@
+// Package config reads the configuration of "smartpt serve": a YAML file,
+// then SMARTPT_* environment variables, each overriding the file's value.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the server configuration. The YAML key of each field is given in
+// its tag; the environment variable that overrides it is in Env.
+type Config struct {
+	// Listen is the TCP address the API listens on.
+	Listen string `yaml:"listen"`
+
+	TLS TLS `yaml:"tls"`
+
+	// DataDir is the folder of the SQLite database, the master key file and
+	// the mail outbox. DatabaseURL, when set, selects PostgreSQL instead.
+	DataDir     string `yaml:"data_dir"`
+	DatabaseURL string `yaml:"database_url"`
+
+	// MasterKeyFile holds the master key that seals stored credentials,
+	// unless SMARTPT_MASTER_KEY is set. Empty means DATA_DIR/master.key,
+	// created on first start when SQLite is used.
+	MasterKeyFile string `yaml:"master_key_file"`
+
+	SMTP SMTP `yaml:"smtp"`
+
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
+	// whose X-Forwarded-For header is believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	Log Log `yaml:"log"`
+}
+
+// TLS names the certificate and key files. Both empty means plain HTTP.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// SMTP is the server-wide mail relay, used for companies that have not
+// configured their own. An empty Host means mail goes to the outbox folder.
+type SMTP struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	Username string `yaml:"username"`
+	// Password is the SMTP password, or a secret reference such as
+	// env:SMTP_PASSWORD or file:/run/secrets/smtp.
+	Password string `yaml:"password"`
+	From     string `yaml:"from"`
+	TLS      string `yaml:"tls"` // starttls (default), implicit or none
+}
+
+// Log sets the log output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn or error
+	Format string `yaml:"format"` // json (default) or text
+}
+
+// Default returns the configuration used when neither the file nor the
+// environment sets a value.
+func Default() Config {
+	return Config{
+		Listen: "127.0.0.1:8080",
+		SMTP:   SMTP{Port: 587, TLS: "starttls"},
+		Log:    Log{Level: "info", Format: "json"},
+	}
+}
+
+// Env lists the environment variables that override the file, and the
+// setting each one overrides.
+var Env = []struct{ Name, Setting string }{
+	{"SMARTPT_LISTEN", "listen"},
+	{"SMARTPT_TLS_CERT_FILE", "tls.cert_file"},
+	{"SMARTPT_TLS_KEY_FILE", "tls.key_file"},
+	{"SMARTPT_DATA_DIR", "data_dir"},
+	{"SMARTPT_DATABASE_URL", "database_url"},
+	{"SMARTPT_MASTER_KEY_FILE", "master_key_file"},
+	{"SMARTPT_SMTP_HOST", "smtp.host"},
+	{"SMARTPT_SMTP_PORT", "smtp.port"},
+	{"SMARTPT_SMTP_USERNAME", "smtp.username"},
+	{"SMARTPT_SMTP_PASSWORD", "smtp.password"},
+	{"SMARTPT_SMTP_FROM", "smtp.from"},
+	{"SMARTPT_SMTP_TLS", "smtp.tls"},
+	{"SMARTPT_TRUSTED_PROXIES", "trusted_proxies (comma separated)"},
+	{"SMARTPT_LOG_LEVEL", "log.level"},
+	{"SMARTPT_LOG_FORMAT", "log.format"},
+}
+
+// Load reads path (skipped when empty), applies the environment through
+// getenv, and validates the result.
+func Load(path string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("read config file: %w", err)
+		}
+		if err := decodeYAML(data, &cfg); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// decodeYAML rejects unknown keys, so that a misspelt setting is an error
+// rather than a silently ignored line.
+func decodeYAML(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	set := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set("SMARTPT_LISTEN", &c.Listen)
+	set("SMARTPT_TLS_CERT_FILE", &c.TLS.CertFile)
+	set("SMARTPT_TLS_KEY_FILE", &c.TLS.KeyFile)
+	set("SMARTPT_DATA_DIR", &c.DataDir)
+	set("SMARTPT_DATABASE_URL", &c.DatabaseURL)
+	set("SMARTPT_MASTER_KEY_FILE", &c.MasterKeyFile)
+	set("SMARTPT_SMTP_HOST", &c.SMTP.Host)
+	set("SMARTPT_SMTP_USERNAME", &c.SMTP.Username)
+	set("SMARTPT_SMTP_PASSWORD", &c.SMTP.Password)
+	set("SMARTPT_SMTP_FROM", &c.SMTP.From)
+	set("SMARTPT_SMTP_TLS", &c.SMTP.TLS)
+	set("SMARTPT_LOG_LEVEL", &c.Log.Level)
+	set("SMARTPT_LOG_FORMAT", &c.Log.Format)
+
+	if v := getenv("SMARTPT_SMTP_PORT"); v != "" {
+		port, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("SMARTPT_SMTP_PORT %q is not a port number", v)
+		}
+		c.SMTP.Port = port
+	}
+	if v := getenv("SMARTPT_TRUSTED_PROXIES"); v != "" {
+		c.TrustedProxies = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+		}
+	}
+	return nil
+}
+
+// Validate checks every setting and names the first invalid one.
+func (c Config) Validate() error {
+	if c.Listen == "" {
+		return errors.New("listen is empty; set it to an address such as 127.0.0.1:8080")
+	}
+
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return errors.New("tls.cert_file and tls.key_file must be set together")
+	}
+
+	if c.DataDir == "" && c.DatabaseURL == "" {
+		return errors.New("no store: set data_dir (SMARTPT_DATA_DIR) for SQLite or database_url (SMARTPT_DATABASE_URL) for PostgreSQL")
+	}
+
+	if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
+		return fmt.Errorf("smtp.port %d is not a TCP port (1 to 65535)", c.SMTP.Port)
+	}
+	switch c.SMTP.TLS {
+	case "starttls", "implicit", "none":
+	default:
+		return fmt.Errorf("smtp.tls %q is invalid; use starttls, implicit or none", c.SMTP.TLS)
+	}
+	if c.SMTP.Host != "" && c.SMTP.From == "" {
+		return errors.New("smtp.from is empty; set the sender address used when smtp.host is set")
+	}
+
+	if _, err := c.Proxies(); err != nil {
+		return err
+	}
+
+	if _, err := ParseLevel(c.Log.Level); err != nil {
+		return err
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		return fmt.Errorf("log.format %q is invalid; use json or text", c.Log.Format)
+	}
+	return nil
+}
+
+// Proxies parses TrustedProxies; a bare address is a one-address range.
+func (c Config) Proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies entry %q is neither an IP address nor a CIDR range", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// ParseLevel turns debug, info, warn or error into a slog level.
+func ParseLevel(s string) (slog.Level, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log level %q is invalid; use debug, info, warn or error", s)
+	}
+	return level, nil
+}
+
+// NewLogger returns a logger writing to w in the configured format and level.
+func (l Log) NewLogger(w io.Writer) (*slog.Logger, error) {
+	level, err := ParseLevel(l.Level)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if l.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}

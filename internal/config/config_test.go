@@ -1,0 +1,75 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "smartpt.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadFileThenEnvironment(t *testing.T) {
+	path := writeFile(t, `
+listen: 0.0.0.0:9443
+tls: {cert_file: /etc/smartpt/cert.pem, key_file: /etc/smartpt/key.pem}
+data_dir: /var/lib/smartpt
+smtp: {host: mail.example.com, port: 465, from: soc@example.com, tls: implicit}
+trusted_proxies: [10.0.0.0/8, 192.0.2.1]
+log: {level: debug, format: text}
+`)
+	cfg, err := Load(path, env(map[string]string{"SMARTPT_LISTEN": "127.0.0.1:9000", "SMARTPT_SMTP_PORT": "2525"}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.Listen != "127.0.0.1:9000" {
+		t.Errorf("Listen = %q, want the environment's", cfg.Listen)
+	}
+	if cfg.SMTP.Port != 2525 || cfg.SMTP.Host != "mail.example.com" || cfg.SMTP.TLS != "implicit" {
+		t.Errorf("SMTP = %+v", cfg.SMTP)
+	}
+	proxies, _ := cfg.Proxies()
+	if len(proxies) != 2 || proxies[1].String() != "192.0.2.1/32" {
+		t.Errorf("Proxies = %v", proxies)
+	}
+	if cfg.Log.Level != "debug" || cfg.TLS.KeyFile != "/etc/smartpt/key.pem" {
+		t.Errorf("cfg = %+v", cfg)
+	}
+}
+
+func TestLoadRejectsInvalid(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want string
+	}{
+		{"unknown key", "data_dir: /x\nlisten_addr: x\n", nil, "listen_addr"},
+		{"no store", "listen: 127.0.0.1:1\n", nil, "no store"},
+		{"half TLS", "data_dir: /x\ntls: {cert_file: a}\n", nil, "set together"},
+		{"bad proxy", "data_dir: /x\ntrusted_proxies: [nope]\n", nil, `"nope"`},
+		{"bad port", "data_dir: /x\n", map[string]string{"SMARTPT_SMTP_PORT": "x"}, "SMARTPT_SMTP_PORT"},
+		{"bad TLS mode", "data_dir: /x\nsmtp: {tls: ssl}\n", nil, "smtp.tls"},
+		{"bad level", "data_dir: /x\nlog: {level: loud}\n", nil, "log level"},
+		{"host without sender", "data_dir: /x\nsmtp: {host: mail.example.com}\n", nil, "smtp.from"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeFile(t, tt.file), env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load error = %v, want one naming %q", err, tt.want)
+			}
+		})
+	}
+}
