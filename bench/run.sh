@@ -20,11 +20,20 @@
 #   REPEATS=5 DURATION=20s WARMUP=2s RATE=500 WORKERS=32 CONNS=1000
 #   SIM_DELAY=0s          added before every response of the Wazuh simulator
 #   SIM_RPM=6000000       the simulator's max_request_per_minute (Wazuh's default is 300)
+#   SIM_HOSTS=10000       agents the Wazuh simulator serves; the load spreads its
+#                         requests over all of them, so that an isolate finds no
+#                         isolation of its agent still in flight (which the gateway
+#                         resolves from its store without a vendor call)
+#   GATEWAY_RPM=6000000   the integration's requests_per_minute setting in the
+#                         throughput stages; the bulk stage keeps the connector's
+#                         default budget (300 a minute for Wazuh)
 #   GATEWAY_MODE=serve    serve: smartpt serve against a simulator process;
 #                         demo: smartpt demo (in-process simulators, SQLite only)
 #   GATEWAY_SETTINGS=     extra flags for `smartpt integration set`, for
 #                         example "--setting NAME=VALUE"
-#   BULK_N=5000 BULK_LIMIT_PER_MIN=300 BULK_CALLS_PER_ACTION=1
+#   BULK_N=5000 BULK_LIMIT_PER_MIN=300
+#   BULK_CALLS_PER_ACTION=2  Wazuh API calls per isolation: GET /agents to find
+#                         the agent, PUT /active-response to run the command
 #   AR_RUNS=30
 #   PG_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 #   OUT=a new folder under /tmp   results.jsonl, logs and binaries go here
@@ -60,11 +69,14 @@ WORKERS=${WORKERS:-32}
 CONNS=${CONNS:-1000}
 SIM_DELAY=${SIM_DELAY:-0s}
 SIM_RPM=${SIM_RPM:-6000000}
+GATEWAY_RPM=${GATEWAY_RPM:-6000000}
+SIM_HOSTS=${SIM_HOSTS:-10000}
+SIM_HOSTS_FLAG="-hosts $SIM_HOSTS"
 GATEWAY_MODE=${GATEWAY_MODE:-serve}
 GATEWAY_SETTINGS=${GATEWAY_SETTINGS:-}
 BULK_N=${BULK_N:-5000}
 BULK_LIMIT_PER_MIN=${BULK_LIMIT_PER_MIN:-300}
-BULK_CALLS_PER_ACTION=${BULK_CALLS_PER_ACTION:-1}
+BULK_CALLS_PER_ACTION=${BULK_CALLS_PER_ACTION:-2}
 AR_RUNS=${AR_RUNS:-30}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 PORT_BASE=${PORT_BASE:-18400}
@@ -73,8 +85,8 @@ mkdir -p "$OUT/bin"
 RESULTS="$OUT/results.jsonl"
 
 # Hard bounds that apply whatever the environment sets.
-if [ "$REPEATS" -gt 20 ] || [ "$CONNS" -gt 5000 ] || [ "$BULK_N" -gt 20000 ] || [ "$AR_RUNS" -gt 500 ]; then
-  echo "run.sh: REPEATS <= 20, CONNS <= 5000, BULK_N <= 20000 and AR_RUNS <= 500 are the limits" >&2
+if [ "$REPEATS" -gt 20 ] || [ "$CONNS" -gt 5000 ] || [ "$BULK_N" -gt 10000 ] || [ "$AR_RUNS" -gt 500 ]; then
+  echo "run.sh: REPEATS <= 20, CONNS <= 5000, BULK_N <= 10000 and AR_RUNS <= 500 are the limits" >&2
   exit 2
 fi
 
@@ -151,7 +163,9 @@ load() {
   shift
   for i in $(seq "$REPEATS"); do
     log "run $label ($i/$REPEATS)"
-    timeout 40m "$OUT/bin/load" -label "$label" -duration "$DURATION" -warmup "$WARMUP" "$@" \
+    # The machine's load average before each run, kept beside the figures.
+    echo "$(date -u +%H:%M:%S) $label $i $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/loadavg.txt"
+    timeout 70m "$OUT/bin/load" -label "$label" -duration "$DURATION" -warmup "$WARMUP" "$@" \
       -json-out "$RESULTS" >/dev/null 2>>"$OUT/load.log" || {
       echo "run.sh: load run $label failed; see $OUT/load.log" >&2
       tail -5 "$OUT/load.log" >&2
@@ -165,9 +179,9 @@ load() {
 scenarios() {
   local system=$1
   shift
-  load "$system/open$RATE" "$@" -rate "$RATE" -n 2000000 -mix status=80,isolate=20
-  load "$system/closed-status" "$@" -workers "$WORKERS" -n 2000000 -mix status=1
-  load "$system/closed-isolate" "$@" -workers "$WORKERS" -n 2000000 -mix isolate=1
+  load "$system/open$RATE" "$@" -rate "$RATE" -n 2000000 -targets "$SIM_HOSTS" -mix status=80,isolate=20
+  load "$system/closed-status" "$@" -workers "$WORKERS" -n 2000000 -targets "$SIM_HOSTS" -mix status=1
+  load "$system/closed-isolate" "$@" -workers "$WORKERS" -n 2000000 -targets "$SIM_HOSTS" -mix isolate=1
 }
 
 # --- build ----------------------------------------------------------------
@@ -224,7 +238,8 @@ start_gateway() {
     return
   fi
 
-  start_floor "$name-sim" -mode sim -kind wazuh -delay "$SIM_DELAY" -requests-per-minute "$SIM_RPM" -info "$OUT/$name-sim.json"
+  # shellcheck disable=SC2086 # SIM_HOSTS_FLAG is one flag and its value
+  start_floor "$name-sim" -mode sim -kind wazuh -delay "$SIM_DELAY" -requests-per-minute "$SIM_RPM" $SIM_HOSTS_FLAG -info "$OUT/$name-sim.json"
   sim_pid=$floor_pid
 
   local created
@@ -240,6 +255,9 @@ start_gateway() {
   # the command line exposes nothing real.
   local integration_args=()
   mapfile -t integration_args < <(jq -r '(.settings | to_entries[] | "--setting", "\(.key)=\(.value)"), (.secrets | to_entries[] | "--secret", "\(.key)=\(.value)")' "$OUT/$name-sim.json")
+  if [ -n "$GATEWAY_RPM" ]; then
+    integration_args+=(--setting "requests_per_minute=$GATEWAY_RPM")
+  fi
   # shellcheck disable=SC2086 # GATEWAY_SETTINGS holds several flags
   "$OUT/bin/smartpt" integration set bench --service wazuh --kind wazuh "${integration_args[@]}" $GATEWAY_SETTINGS "$@" >>"$OUT/$name.log"
 
@@ -264,7 +282,8 @@ stage_floors() {
   scenarios trivial -protocol trivial -url "$floor_url" -pid "$floor_pid"
   stop "$floor_pid"
 
-  if start_floor direct -mode sim -kind wazuh -delay "$SIM_DELAY" -requests-per-minute "$SIM_RPM" -info "$OUT/wazuh-sim.json"; then
+  # shellcheck disable=SC2086 # SIM_HOSTS_FLAG is one flag and its value
+  if start_floor direct -mode sim -kind wazuh -delay "$SIM_DELAY" -requests-per-minute "$SIM_RPM" $SIM_HOSTS_FLAG -info "$OUT/wazuh-sim.json"; then
     scenarios direct -protocol wazuh -sim-info "$OUT/wazuh-sim.json" -pid "$floor_pid"
     curl -fsS "$floor_url/_bench/stats" >"$OUT/direct-stats.json" || true
     stop "$floor_pid"
@@ -340,16 +359,18 @@ stage_bulk() {
   local allowed
   allowed=$(awk -v n="$BULK_N" -v c="$BULK_CALLS_PER_ACTION" -v l="$BULK_LIMIT_PER_MIN" 'BEGIN { printf "%.1f", n * c / l * 60 }')
   local cap
-  cap=$(awk -v a="$allowed" 'BEGIN { c = int(a * 1.5 + 60); print (c > 1800 ? 1800 : c) }')
+  cap=$(awk -v a="$allowed" 'BEGIN { c = int(a * 1.5 + 60); print (c > 3600 ? 3600 : c) }')
   log "bulk: $BULK_N containment actions, the limit allows them in $allowed s; the run stops after $cap s"
 
-  local saved_rpm=$SIM_RPM
-  SIM_RPM=$BULK_LIMIT_PER_MIN
+  # One distinct agent per action: against the 20 demo agents most
+  # requests would find an isolation already in flight and make no call.
+  local saved_rpm=$SIM_RPM saved_gateway_rpm=$GATEWAY_RPM
+  SIM_RPM=$BULK_LIMIT_PER_MIN GATEWAY_RPM="" SIM_HOSTS_FLAG="-hosts $BULK_N"
   start_gateway gateway-bulk --data "$OUT/data-bulk"
-  SIM_RPM=$saved_rpm
+  SIM_RPM=$saved_rpm GATEWAY_RPM=$saved_gateway_rpm SIM_HOSTS_FLAG="-hosts $SIM_HOSTS"
   local saved_repeats=$REPEATS saved_duration=$DURATION saved_warmup=$WARMUP
   REPEATS=1 DURATION="${cap}s" WARMUP=0s
-  load "gateway-sqlite/bulk$BULK_N" -url "$gateway_url" -pid "$gateway_pid" -workers "$WORKERS" -n "$BULK_N" -mix isolate=1 -timeout 5m
+  load "gateway-sqlite/bulk$BULK_N" -url "$gateway_url" -pid "$gateway_pid" -workers "$WORKERS" -n "$BULK_N" -targets "$BULK_N" -mix isolate=1 -timeout 5m
   REPEATS=$saved_repeats DURATION=$saved_duration WARMUP=$saved_warmup
   if [ -n "$sim_pid" ]; then
     # The vendor's side: the simulator's responses, counted by status.

@@ -55,6 +55,7 @@ func run() error {
 	delay := flag.Duration("delay", 0, "wait added before every simulator response, to simulate the vendor's latency (for example 2ms)")
 	pending := flag.Duration("pending-delay", 0, "how long an asynchronous vendor action stays pending (0: the simulator's default)")
 	perMinute := flag.Int("requests-per-minute", 0, "Wazuh only: the simulated manager's max_request_per_minute (api.yaml); 0 keeps the Wazuh default of 300, which caps a throughput run at 5 requests/s")
+	hosts := flag.Int("hosts", 0, "Wazuh only: serve this many agents (001 upwards) instead of the 20 demo agents, at most 10000, so that a bulk run isolates distinct endpoints")
 	infoPath := flag.String("info", "", "write the simulator's URL, integration settings and test credentials to this JSON file")
 	lifetime := flag.Duration("lifetime", time.Hour, "exit after this long even without a signal, so that no floor outlives its benchmark")
 	flag.Parse()
@@ -70,11 +71,11 @@ func run() error {
 		handler = http.HandlerFunc(floorhttp.Trivial)
 	case "sim":
 		start := startSim
-		if *perMinute != 0 {
+		if *perMinute != 0 || *hosts != 0 {
 			if *kind != string(vendor.KindWazuh) {
-				return fmt.Errorf("-requests-per-minute applies to -kind wazuh only")
+				return fmt.Errorf("-requests-per-minute and -hosts apply to -kind wazuh only")
 			}
-			start = func(vendor.Kind, time.Duration) (*simharness.Running, error) { return startWazuh(*perMinute) }
+			start = func(vendor.Kind, time.Duration) (*simharness.Running, error) { return startWazuh(*perMinute, *hosts) }
 		}
 		running, err := start(vendor.Kind(*kind), *pending)
 		if err != nil {
@@ -147,16 +148,27 @@ func startSim(kind vendor.Kind, pending time.Duration) (*simharness.Running, err
 	return running, nil
 }
 
-// startWazuh starts the Wazuh simulator with a request limit of its own.
-// simharness.Options has no rate limit field, so this builds the simulator
+// startWazuh starts the Wazuh simulator with a request limit of its own
+// (0: the Wazuh default) and, when hosts is not 0, that many agents.
+// simharness.Options has neither field, so this builds the simulator
 // directly and returns the same settings as wazuhsim.Start.
 //
 // NOTE: keep the settings in step with wazuhsim.Start.
-func startWazuh(perMinute int) (*simharness.Running, error) {
-	if perMinute < 1 {
-		return nil, fmt.Errorf("-requests-per-minute %d must be at least 1", perMinute)
+func startWazuh(perMinute, hosts int) (*simharness.Running, error) {
+	if perMinute < 0 {
+		return nil, fmt.Errorf("-requests-per-minute %d must be at least 1, or 0 for the Wazuh default", perMinute)
 	}
-	sim := wazuhsim.New(wazuhsim.Options{RequestsPerMinute: perMinute})
+	if hosts < 0 || hosts > 10000 {
+		return nil, fmt.Errorf("-hosts %d is outside 0..10000", hosts)
+	}
+	opts := wazuhsim.Options{RequestsPerMinute: perMinute}
+	for i := 1; i <= hosts; i++ {
+		// Agent ids 001 upwards, as wazuhsim numbers its hosts.
+		opts.Hosts = append(opts.Hosts, simharness.Host{
+			Index: i, Hostname: fmt.Sprintf("bench-host-%05d", i), IPv4: fmt.Sprintf("10.20.%d.%d", i/250, i%250+1),
+		})
+	}
+	sim := wazuhsim.New(opts)
 	srv, err := simharness.Serve(sim, false)
 	if err != nil {
 		sim.Close()

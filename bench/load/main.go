@@ -65,7 +65,7 @@ func parseFlags() options {
 	flag.StringVar(&o.key, "key", "", "company key for x-sha256 (default: $SMARTPT_BENCH_KEY, then $SMARTPT_DEMO_KEY)")
 	flag.StringVar(&o.email, "email", "bench@demo.example", "requester, sent as the Email field")
 	flag.StringVar(&o.mix, "mix", "status=80,isolate=20", "relative weights of status and isolate; isolate alternates with releaseisolate on each target")
-	flag.IntVar(&o.targets, "targets", loadgen.DemoTargets, "number of demo endpoints to spread requests over (1 to 20)")
+	flag.IntVar(&o.targets, "targets", loadgen.DemoTargets, "number of endpoints to spread requests over: 1 to 20 demo endpoints, or up to 10000 Wazuh agent ids against bench/floor -hosts N")
 	flag.Float64Var(&o.rate, "rate", 0, "open-loop rate in requests per second; 0 runs closed loop")
 	flag.IntVar(&o.workers, "workers", 0, "concurrent requests: closed-loop workers, or the open-loop bound on requests in flight (default 32 closed, 512 open)")
 	flag.IntVar(&o.conns, "conns", 0, "maximum TCP connections to the server (default: -workers)")
@@ -161,6 +161,9 @@ func (o *options) fillDefaults() error {
 		if o.service == "wazuh" {
 			o.targetForm = "id"
 		}
+	}
+	if o.targets > loadgen.DemoTargets && o.targetForm != "id" {
+		return fmt.Errorf("-targets %d is beyond the %d demo endpoints, which only Wazuh agent ids (-target-form id) can name", o.targets, loadgen.DemoTargets)
 	}
 	if o.workers == 0 {
 		o.workers = 32

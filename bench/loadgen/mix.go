@@ -20,8 +20,13 @@ const (
 // demo-host-20, 10.20.0.1 to 10.20.0.20, Wazuh agent ids 001 to 020.
 const DemoTargets = 20
 
-// Op is one request to send: an action on demo target Target (1 to
-// DemoTargets).
+// MaxTargets bounds the target count. Counts above DemoTargets need
+// Wazuh agent ids (target form id) and a simulator started with as many
+// agents (bench/floor -hosts N).
+const MaxTargets = 10_000
+
+// Op is one request to send: an action on demo target Target (1 to the
+// target count).
 type Op struct {
 	Action string
 	Target int
@@ -45,8 +50,8 @@ type Mix struct {
 // relative; "isolate" covers isolate and releaseisolate in alternation.
 // The seed makes the sequence repeatable.
 func ParseMix(spec string, targets int, seed uint64) (*Mix, error) {
-	if targets < 1 || targets > DemoTargets {
-		return nil, fmt.Errorf("target count %d is outside 1..%d (the demo inventory)", targets, DemoTargets)
+	if targets < 1 || targets > MaxTargets {
+		return nil, fmt.Errorf("target count %d is outside 1..%d", targets, MaxTargets)
 	}
 
 	weights := map[string]float64{}

@@ -59,7 +59,7 @@ func TestParseMixErrors(t *testing.T) {
 		{"status=x", 20},
 		{"status=0,isolate=0", 20},
 		{"status=1", 0},
-		{"status=1", 21},
+		{"status=1", MaxTargets + 1},
 	}
 	for _, tc := range cases {
 		if _, err := ParseMix(tc.spec, tc.targets, 1); err == nil {

@@ -53,7 +53,7 @@ type Limits struct {
 // for hours.
 const (
 	MaxRequests = 2_000_000
-	MaxDuration = 30 * time.Minute
+	MaxDuration = time.Hour
 	MaxWarmup   = time.Minute
 	MaxRate     = 100_000 // requests per second
 	MaxWorkers  = 5_000

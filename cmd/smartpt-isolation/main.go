@@ -6,7 +6,8 @@
 // protocol). The action and the addresses that stay reachable come from the
 // message, in extra_args or alert.data. The manager addresses in the agent's
 // ossec.conf stay reachable as well.
-// The result goes to active-responses.log as one JSON line.
+// The result goes to active-responses.log as one JSON line. The logic
+// lives in package isolationar; this file reads the flags.
 //
 // Usage (flags are for installation and tests; execd passes none):
 //
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/smartpt/smartpt/internal/isolation"
+	"github.com/smartpt/smartpt/internal/isolationar"
 )
 
 func main() {
@@ -57,7 +59,7 @@ func realMain(args []string) int {
 
 	id := *agent
 	if id == "" {
-		id = agentID(*clientKeys)
+		id = isolationar.AgentID(*clientKeys)
 	}
 	var extra []string
 	if *allow != "" {
@@ -66,17 +68,17 @@ func realMain(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	p := &program{
-		in:         bufio.NewReaderSize(os.Stdin, 64<<10),
-		out:        os.Stdout,
-		errOut:     os.Stderr,
-		backend:    backend,
-		logPath:    *logPath,
-		statePath:  *statePath,
-		ossecConf:  *ossecConf,
-		agentID:    id,
-		replyWait:  *replyWait,
-		extraAllow: extra,
+	p := &isolationar.Program{
+		In:         bufio.NewReaderSize(os.Stdin, 64<<10),
+		Out:        os.Stdout,
+		ErrOut:     os.Stderr,
+		Backend:    backend,
+		LogPath:    *logPath,
+		StatePath:  *statePath,
+		OssecConf:  *ossecConf,
+		AgentID:    id,
+		ReplyWait:  *replyWait,
+		ExtraAllow: extra,
 	}
-	return p.run(ctx)
+	return p.Run(ctx)
 }

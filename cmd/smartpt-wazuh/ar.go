@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smartpt/smartpt/internal/wazuhar"
+	"github.com/smartpt/smartpt/internal/wazuhintegration"
 )
 
 // arProgram is the name in this program's check_keys and log lines.
@@ -44,7 +45,7 @@ type arRun struct {
 	cfg       config
 	action    string // from the command line; empty means from extra_args
 	replyWait time.Duration
-	poster    *poster
+	poster    *wazuhintegration.Poster
 	logPath   string
 }
 
@@ -108,9 +109,9 @@ func (r *arRun) run(ctx context.Context) int {
 	if alertRef == "" {
 		alertRef = string(msg.Parameters.Alert)
 	}
-	key := idempotencyKey("ar", alertRef, target.action, subject)
+	key := wazuhintegration.IdempotencyKey("ar", alertRef, target.action, subject)
 
-	res, err := r.poster.post(ctx, r.cfg.URL+arRoutes[target.action], r.cfg.CompanyKey, key, data)
+	res, err := r.poster.Post(ctx, r.cfg.URL+arRoutes[target.action], r.cfg.CompanyKey, key, data)
 	if err != nil {
 		return r.fail(target, err.Error())
 	}

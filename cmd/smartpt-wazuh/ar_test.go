@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/smartpt/smartpt/internal/wazuhar"
+	"github.com/smartpt/smartpt/internal/wazuhintegration"
 )
 
 // gateway is a loopback stand-in for the SmartPT API. It records requests
@@ -73,8 +74,8 @@ type arHarness struct {
 func newAR(t *testing.T, g *gateway, action string) *arHarness {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	p := newPoster()
-	p.sleep = func(context.Context, time.Duration) error { return nil }
+	p := wazuhintegration.NewPoster()
+	p.Sleep = func(context.Context, time.Duration) error { return nil }
 	h := &arHarness{t: t, stdin: inW, stdout: bufio.NewReader(outR), exit: make(chan int, 1)}
 	h.r = &arRun{
 		in: bufio.NewReader(inR), out: outW, action: action, replyWait: 2 * time.Second, poster: p,
@@ -323,11 +324,11 @@ func TestARUnreachableGateway(t *testing.T) {
 }
 
 func TestIdempotencyKeyStable(t *testing.T) {
-	a := idempotencyKey("ar", "1612213124.6448363", "isolate", "005")
-	if a != idempotencyKey("ar", "1612213124.6448363", "isolate", "005") {
+	a := wazuhintegration.IdempotencyKey("ar", "1612213124.6448363", "isolate", "005")
+	if a != wazuhintegration.IdempotencyKey("ar", "1612213124.6448363", "isolate", "005") {
 		t.Error("same alert and action gave different keys")
 	}
-	if a == idempotencyKey("ar", "1612213124.6448363", "releaseisolate", "005") {
+	if a == wazuhintegration.IdempotencyKey("ar", "1612213124.6448363", "releaseisolate", "005") {
 		t.Error("different actions gave the same key")
 	}
 }

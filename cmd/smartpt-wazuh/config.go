@@ -3,14 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/mail"
-	"net/url"
 	"os"
 	"runtime"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/smartpt/smartpt/internal/wazuhintegration"
 )
 
 // DefaultConfigPath is the settings file of the manager-side programs.
@@ -51,7 +51,7 @@ func loadConfig(path string) (config, error) {
 	}
 
 	cfg.URL = strings.TrimRight(strings.TrimSpace(cfg.URL), "/")
-	if err := checkBaseURL(cfg.URL, "url"); err != nil {
+	if err := wazuhintegration.CheckBaseURL(cfg.URL, "url"); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	cfg.CompanyKey = strings.TrimSpace(cfg.CompanyKey)
@@ -63,28 +63,4 @@ func loadConfig(path string) (config, error) {
 		return cfg, fmt.Errorf("config %s: requester %q is not an e-mail address", path, cfg.Requester)
 	}
 	return cfg, nil
-}
-
-// checkBaseURL requires an absolute HTTPS URL, or HTTP on loopback, without
-// credentials, query or fragment: the requests carry the company key.
-func checkBaseURL(raw, name string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%s %q is not an absolute URL such as https://smartpt.example.com", name, raw)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("%s %q must not carry credentials, a query or a fragment", name, raw)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return nil
-		}
-		return fmt.Errorf("%s %q uses plain HTTP: use https", name, raw)
-	default:
-		return fmt.Errorf("%s %q has scheme %q: use https", name, raw, u.Scheme)
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smartpt/smartpt/internal/wazuhar"
+	"github.com/smartpt/smartpt/internal/wazuhintegration"
 )
 
 // alertFromLine builds the alert the manager raises for a result line: the
@@ -60,10 +61,10 @@ func writeAlert(t *testing.T, alert []byte) string {
 	return path
 }
 
-func newIntegration(g *gateway, alertFile string) *integrationRun {
-	p := newPoster()
-	p.sleep = func(context.Context, time.Duration) error { return nil }
-	return &integrationRun{alertFile: alertFile, companyKey: "company-key-1", hookURL: g.srv.URL, poster: p}
+func newIntegration(g *gateway, alertFile string) *wazuhintegration.Run {
+	p := wazuhintegration.NewPoster()
+	p.Sleep = func(context.Context, time.Duration) error { return nil }
+	return &wazuhintegration.Run{AlertFile: alertFile, CompanyKey: "company-key-1", HookURL: g.srv.URL, Poster: p}
 }
 
 const agentLog = "/var/ossec/logs/active-responses.log"
@@ -73,7 +74,7 @@ func TestIntegrationForwardsResult(t *testing.T) {
 	line := resultLine(t, wazuhar.ResultLine{Action: "isolate", Agent: "003", Result: "success", Detail: "isolated; reachable: 192.0.2.10/32", ActionID: "act-1"})
 	r := newIntegration(g, writeAlert(t, alertFromLine(t, line, "003", agentLog)))
 
-	ev, err := r.run(context.Background())
+	ev, err := r.Forward(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +100,8 @@ func TestIntegrationHookWithEventsPath(t *testing.T) {
 	g := newGateway(t)
 	line := resultLine(t, wazuhar.ResultLine{Action: "releaseisolate", Result: "failure", Detail: "release failed"})
 	r := newIntegration(g, writeAlert(t, alertFromLine(t, line, "012", `C:\Program Files (x86)\ossec-agent\active-response\active-responses.log`)))
-	r.hookURL = g.srv.URL + "/v1/wazuh/events/"
-	if _, err := r.run(context.Background()); err != nil {
+	r.HookURL = g.srv.URL + "/v1/wazuh/events/"
+	if _, err := r.Forward(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if reqs := g.got(); len(reqs) != 1 || reqs[0].Path != "/v1/wazuh/events" || reqs[0].Body["result"] != "failure" {
@@ -118,8 +119,8 @@ func TestIntegrationIgnoresOtherAlerts(t *testing.T) {
 	}
 	_ = json.Unmarshal(other, &msg)
 	r := newIntegration(g, writeAlert(t, msg.Parameters.Alert))
-	if _, err := r.run(context.Background()); !errors.Is(err, errNotForUs) {
-		t.Errorf("err = %v, want errNotForUs", err)
+	if _, err := r.Forward(context.Background()); !errors.Is(err, wazuhintegration.ErrNotForUs) {
+		t.Errorf("err = %v, want ErrNotForUs", err)
 	}
 	if len(g.got()) != 0 {
 		t.Error("forwarded an unrelated alert")
@@ -148,9 +149,9 @@ func TestIntegrationRejects(t *testing.T) {
 			g := newGateway(t)
 			r := newIntegration(g, writeAlert(t, alertFromLine(t, resultLine(t, tc.line), tc.agent, tc.location)))
 			if tc.hook != "" {
-				r.hookURL = tc.hook
+				r.HookURL = tc.hook
 			}
-			_, err := r.run(context.Background())
+			_, err := r.Forward(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
@@ -165,7 +166,7 @@ func TestIntegrationGatewayRejects(t *testing.T) {
 	g := newGateway(t, 401)
 	line := resultLine(t, wazuhar.ResultLine{Action: "isolate", Agent: "003", Result: "success"})
 	r := newIntegration(g, writeAlert(t, alertFromLine(t, line, "003", agentLog)))
-	if _, err := r.run(context.Background()); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, err := r.Forward(context.Background()); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("err = %v, want the 401", err)
 	}
 }

@@ -28,6 +28,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/smartpt/smartpt/internal/wazuhintegration"
 )
 
 // Default log files of a manager installation.
@@ -52,11 +54,26 @@ func dispatch(argv []string) int {
 		return runAR(args[1:])
 	case len(args) == 0:
 		return runAR(nil)
+	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help":
+		fmt.Fprint(os.Stdout, usage)
+		return 0
 	default:
-		fmt.Fprintln(os.Stderr, "usage: smartpt-wazuh ar [--config FILE] [ACTION] | smartpt-wazuh integration ALERT_FILE API_KEY HOOK_URL")
+		fmt.Fprint(os.Stderr, usage)
 		return 2
 	}
 }
+
+const usage = `Usage:
+  smartpt-wazuh ar [--config FILE] [--log FILE] [--reply-wait DURATION] [ACTION]
+      Active Response executable, started by wazuh-execd (also with no arguments)
+  smartpt-wazuh integration ALERT_FILE API_KEY HOOK_URL
+      wazuh-integratord custom integration (also as a link named custom-*)
+
+Flags of ar:
+  --config FILE            YAML file with url, company_key and requester (default ` + DefaultConfigPath + `)
+  --log FILE               log file that receives one JSON line per run (default ` + defaultARLog + `)
+  --reply-wait DURATION    how long to wait for wazuh-execd's continue or abort (default 1m0s)
+`
 
 func runAR(args []string) int {
 	fs := flag.NewFlagSet("smartpt-wazuh ar", flag.ContinueOnError)
@@ -64,6 +81,9 @@ func runAR(args []string) int {
 	logPath := fs.String("log", defaultARLog, "log file that receives one JSON line per run")
 	replyWait := fs.Duration("reply-wait", 60*time.Second, "how long to wait for wazuh-execd's continue or abort")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 1 {
@@ -80,7 +100,7 @@ func runAR(args []string) int {
 
 	r := &arRun{
 		in: bufio.NewReaderSize(os.Stdin, 64<<10), out: os.Stdout, cfg: cfg, action: fs.Arg(0),
-		replyWait: *replyWait, poster: newPoster(), logPath: *logPath,
+		replyWait: *replyWait, poster: wazuhintegration.NewPoster(), logPath: *logPath,
 	}
 	return r.run(context.Background())
 }
@@ -97,12 +117,12 @@ func runIntegration(self string, args []string) int {
 		return 2
 	}
 	// integratord may append further arguments (options file, debug flag).
-	r := &integrationRun{alertFile: args[0], companyKey: args[1], hookURL: args[2], poster: newPoster()}
+	r := &wazuhintegration.Run{AlertFile: args[0], CompanyKey: args[1], HookURL: args[2], Poster: wazuhintegration.NewPoster()}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ev, err := r.run(ctx)
-	if errors.Is(err, errNotForUs) {
+	ev, err := r.Forward(ctx)
+	if errors.Is(err, wazuhintegration.ErrNotForUs) {
 		return 0
 	}
 	entry := map[string]string{

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -36,17 +37,38 @@ func (c *cli) openFor(ctx context.Context, synopsis string, args []string, extra
 	return a, positional, nil
 }
 
+const companyUsage = `Usage:
+  smartpt company create NAME [--by OPERATOR]    create a company and print its first key
+  smartpt company list                           list the companies
+  smartpt company disable NAME [--by OPERATOR]   make the company's keys fail at once
+  smartpt company enable NAME [--by OPERATOR]    make its keys work again
+
+Every subcommand takes --data DIR or --database-url URL.
+Run "smartpt company SUBCOMMAND -h" for its flags.
+`
+
 func (c *cli) company(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("missing subcommand: create, list, disable or enable")
+		return usagef("missing subcommand: create, list, disable or enable\n\n%s", companyUsage)
 	}
 	sub, rest := args[0], args[1:]
-	synopsis := "company " + sub + " NAME [--data DIR | --database-url URL]"
+	switch {
+	case isHelp(sub):
+		return c.printHelp(companyUsage)
+	case sub != "create" && sub != "list" && sub != "disable" && sub != "enable":
+		return usagef("unknown subcommand %q: use create, list, disable or enable", sub)
+	}
+	synopsis := "company " + sub + " NAME [--by OPERATOR] [--data DIR | --database-url URL]"
 	if sub == "list" {
 		synopsis = "company list [--data DIR | --database-url URL]"
 	}
 
-	a, pos, err := c.openFor(ctx, synopsis, rest, nil)
+	var by string
+	a, pos, err := c.openFor(ctx, synopsis, rest, func(fs *flag.FlagSet) {
+		if sub != "list" {
+			c.addByFlag(fs, &by)
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -62,7 +84,7 @@ func (c *cli) company(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "Created company %s (id %s).\nCompany key (shown once; only its SHA-256 digest is stored):\n%s\n", company.Name, company.ID, key)
-		return nil
+		return c.recordAdmin(ctx, a, company.ID, by, "company create", company.Name, "")
 
 	case "list":
 		companies, err := a.tenants.ListCompanies(ctx)
@@ -80,7 +102,7 @@ func (c *cli) company(ctx context.Context, args []string) error {
 		}
 		return tw.Flush()
 
-	case "disable", "enable":
+	default: // disable, enable
 		if len(pos) != 1 {
 			return usagef("usage: smartpt %s", synopsis)
 		}
@@ -88,22 +110,48 @@ func (c *cli) company(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "Company %s %sd; its keys %s at once.\n", pos[0], sub, map[bool]string{true: "fail", false: "work"}[sub == "disable"])
-		return nil
+		company, err := a.tenants.Company(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		return c.recordAdmin(ctx, a, company.ID, by, "company "+sub, company.Name, "")
 	}
-	return usagef("unknown subcommand %q: use create, list, disable or enable", sub)
 }
+
+const keyUsage = `Usage:
+  smartpt key rotate COMPANY [--by OPERATOR]          add a key; the previous one stays valid
+  smartpt key revoke COMPANY KEY_ID [--by OPERATOR]   make one key fail at once
+  smartpt key list COMPANY                            list the keys (ids, never the keys)
+
+Every subcommand takes --data DIR or --database-url URL.
+Run "smartpt key SUBCOMMAND -h" for its flags.
+`
 
 func (c *cli) key(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("missing subcommand: rotate, revoke or list")
+		return usagef("missing subcommand: rotate, revoke or list\n\n%s", keyUsage)
 	}
 	sub, rest := args[0], args[1:]
+	switch {
+	case isHelp(sub):
+		return c.printHelp(keyUsage)
+	case sub != "rotate" && sub != "revoke" && sub != "list":
+		return usagef("unknown subcommand %q: use rotate, revoke or list", sub)
+	}
 	synopsis := "key " + sub + " COMPANY [--data DIR | --database-url URL]"
-	if sub == "revoke" {
-		synopsis = "key revoke COMPANY KEY_ID [--data DIR | --database-url URL]"
+	switch sub {
+	case "rotate":
+		synopsis = "key rotate COMPANY [--by OPERATOR] [--data DIR | --database-url URL]"
+	case "revoke":
+		synopsis = "key revoke COMPANY KEY_ID [--by OPERATOR] [--data DIR | --database-url URL]"
 	}
 
-	a, pos, err := c.openFor(ctx, synopsis, rest, nil)
+	var by string
+	a, pos, err := c.openFor(ctx, synopsis, rest, func(fs *flag.FlagSet) {
+		if sub != "list" {
+			c.addByFlag(fs, &by)
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -119,7 +167,11 @@ func (c *cli) key(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "New key %s for company %s. The previous key stays valid until you revoke it; a third rotation revokes the oldest.\nCompany key (shown once):\n%s\n", k.ID, pos[0], secretKey)
-		return nil
+		company, err := a.tenants.Company(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		return c.recordAdmin(ctx, a, company.ID, by, "key rotate", k.ID, "")
 
 	case "revoke":
 		if len(pos) != 2 {
@@ -129,9 +181,13 @@ func (c *cli) key(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "Key %s of company %s revoked; it fails at once.\n", pos[1], pos[0])
-		return nil
+		company, err := a.tenants.Company(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		return c.recordAdmin(ctx, a, company.ID, by, "key revoke", pos[1], "")
 
-	case "list":
+	default: // list
 		if len(pos) != 1 {
 			return usagef("usage: smartpt %s", synopsis)
 		}
@@ -150,24 +206,51 @@ func (c *cli) key(ctx context.Context, args []string) error {
 		}
 		return tw.Flush()
 	}
-	return usagef("unknown subcommand %q: use rotate, revoke or list", sub)
 }
+
+const guardUsage = `Usage:
+  smartpt guard [--by OPERATOR] protect add|remove --company NAME VALUE
+  smartpt guard protect list --company NAME
+  smartpt guard [--by OPERATOR] cap set --company NAME --per-hour N   (0 removes the cap)
+  smartpt guard cap show --company NAME
+
+A protect-list entry (host name, IP address, CIDR range, agent id or UPN)
+makes isolate and block reject that target; the cap limits isolations and
+blocks per rolling hour. The store flags and --by come before protect or cap.
+
+Flags:
+`
 
 // guard passes the arguments after the store flags to the engine's
 // protect-list and hourly cap commands.
 func (c *cli) guard(ctx context.Context, args []string) error {
-	fs := c.newFlags("guard", "guard [--data DIR | --database-url URL] COMMAND ...")
+	var by string
+	fs := c.newFlags("guard", "guard [--data DIR | --database-url URL] [--by OPERATOR] protect|cap ...")
 	sf := c.addStoreFlags(fs)
+	c.addByFlag(fs, &by)
+	if len(args) == 0 || isHelp(args[0]) {
+		var help strings.Builder
+		help.WriteString(guardUsage)
+		fs.SetOutput(&help)
+		fs.PrintDefaults()
+		if len(args) == 0 {
+			return usageError{"missing command: protect or cap\n\n" + help.String()}
+		}
+		return c.printHelp(help.String())
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return usageError{err.Error()}
 	}
+	if fs.NArg() == 0 || isHelp(fs.Arg(0)) {
+		return c.guard(ctx, []string{"-h"})
+	}
 	a, err := sf.open(ctx, c.getenv, c.adminLogger())
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	return action.RunGuardCLI(ctx, a.db, a.tenants, fs.Args(), c.stdout)
+	return action.RunGuardCLIAs(ctx, a.db, a.tenants, by, fs.Args(), c.stdout)
 }

@@ -61,12 +61,23 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 	}
 
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	// A temporary folder of a demo that fails before serving (a port in
+	// use, for one) is removed again. This defer runs after the ones below
+	// have closed the store and the simulators.
+	var tempDir string
+	started := false
+	defer func() {
+		if tempDir != "" && !started {
+			os.RemoveAll(tempDir)
+		}
+	}()
 	if *dataDir == "" {
 		dir, err := os.MkdirTemp("", "smartpt-demo-")
 		if err != nil {
 			return fmt.Errorf("create a temporary data folder: %w", err)
 		}
-		*dataDir = dir
+		*dataDir, tempDir = dir, dir
 	}
 	logger.Info("demo data folder", "path", *dataDir)
 
@@ -103,6 +114,7 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w; pass another --addr", *addr, err)
 	}
+	started = true
 	return runServer(ctx, a, ln, serverOptions{
 		// The demo's confirmations poll simulators; a confirmation cut short
 		// by Ctrl-C resumes when the demo restarts with the same --data.
@@ -112,7 +124,9 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 			cfg.PollMax = 2 * time.Second
 		},
 		listening: func(baseURL string) {
+			emulateWazuhAgents(sims, baseURL, key, *dataDir, logger)
 			printDemoCommands(c.stdout, baseURL, key, configured)
+			printSimulators(c.stdout, sims, *dataDir, logger)
 			if c.listening != nil {
 				c.listening(baseURL, key)
 			}

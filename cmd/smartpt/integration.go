@@ -131,32 +131,52 @@ func settingNames(defs []vendor.Setting) string {
 	return strings.Join(names, ", ")
 }
 
+const integrationUsage = `Usage:
+  smartpt integration set COMPANY --service SERVICE --kind KIND [--setting NAME=VALUE]... [--secret NAME=VALUE]... [--by OPERATOR]
+      store or replace the integration that serves a route family
+  smartpt integration delete COMPANY --service SERVICE [--by OPERATOR]
+      remove it, so that its route answers "not configured"
+  smartpt integration list COMPANY
+      list the integrations (credential names, never their values)
+  smartpt integration test COMPANY --service SERVICE
+      run the vendor's cheapest authenticated read
+
+Every subcommand takes --data DIR or --database-url URL.
+Run "smartpt integration SUBCOMMAND -h" for its flags.
+`
+
 func (c *cli) integration(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("missing subcommand: set, list or test")
+		return usagef("missing subcommand: set, delete, list or test\n\n%s", integrationUsage)
 	}
 	sub, rest := args[0], args[1:]
 
 	switch sub {
 	case "set":
 		return c.integrationSet(ctx, rest)
+	case "delete":
+		return c.integrationDelete(ctx, rest)
 	case "list":
 		return c.integrationList(ctx, rest)
 	case "test":
 		return c.integrationTest(ctx, rest)
 	}
-	return usagef("unknown subcommand %q: use set, list or test", sub)
+	if isHelp(sub) {
+		return c.printHelp(integrationUsage)
+	}
+	return usagef("unknown subcommand %q: use set, delete, list or test", sub)
 }
 
 func (c *cli) integrationSet(ctx context.Context, args []string) error {
-	var service, kind string
+	var service, kind, by string
 	settings, secrets := pairs{}, pairs{}
-	synopsis := "integration set COMPANY --service SERVICE --kind KIND [--setting NAME=VALUE]... [--secret NAME=VALUE]..."
+	synopsis := "integration set COMPANY --service SERVICE --kind KIND [--setting NAME=VALUE]... [--secret NAME=VALUE]... [--by OPERATOR]"
 	a, pos, err := c.openFor(ctx, synopsis, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&service, "service", "", "route family the integration serves: "+serviceList())
 		fs.StringVar(&kind, "kind", "", "vendor product serving it: entra, defender, wazuh, cortex, panos, cisco, or smtp for service mail")
 		fs.Var(settings, "setting", "`NAME=VALUE` of a setting such as a tenant id or base URL; repeat for each")
 		fs.Var(secrets, "secret", "`NAME=VALUE` of a credential, sealed with the master key, or a reference: env:NAME, file:PATH, aws-sm:ARN, vault:PATH#FIELD; repeat for each")
+		c.addByFlag(fs, &by)
 	})
 	if err != nil {
 		return err
@@ -177,7 +197,54 @@ func (c *cli) integrationSet(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "Integration %s (%s) of company %s saved with %d settings and %d credentials.\n", service, kind, pos[0], len(settings), len(secrets))
-	return nil
+
+	company, err := a.tenants.Company(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	// Only the names go on record: setting values may be long PEM blocks
+	// and credential values are secrets.
+	detail := fmt.Sprintf("kind %s; settings: %s; credentials: %s", kind, sortedNames(settings), sortedNames(secrets))
+	return c.recordAdmin(ctx, a, company.ID, by, "integration set", service, detail)
+}
+
+func (c *cli) integrationDelete(ctx context.Context, args []string) error {
+	var service, by string
+	synopsis := "integration delete COMPANY --service SERVICE [--by OPERATOR]"
+	a, pos, err := c.openFor(ctx, synopsis, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&service, "service", "", "route family whose integration to remove: "+serviceList())
+		c.addByFlag(fs, &by)
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if len(pos) != 1 || service == "" {
+		return usagef("usage: smartpt %s", synopsis)
+	}
+
+	if err := a.tenants.DeleteIntegration(ctx, pos[0], vendor.Service(service)); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "Integration %s of company %s deleted.\n", service, pos[0])
+	company, err := a.tenants.Company(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return c.recordAdmin(ctx, a, company.ID, by, "integration delete", service, "")
+}
+
+// sortedNames returns the names of p, sorted and comma-separated, or "none".
+func sortedNames(p pairs) string {
+	if len(p) == 0 {
+		return "none"
+	}
+	names := make([]string, 0, len(p))
+	for name := range p {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
 }
 
 func (c *cli) integrationList(ctx context.Context, args []string) error {
@@ -199,7 +266,7 @@ func (c *cli) integrationList(ctx context.Context, args []string) error {
 	for _, in := range list {
 		var kv []string
 		for k, v := range in.Settings {
-			kv = append(kv, k+"="+v)
+			kv = append(kv, k+"="+tableValue(v))
 		}
 		sort.Strings(kv)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", in.Service, in.Kind, strings.Join(kv, " "), strings.Join(in.SecretNames, ","), in.UpdatedAt.UTC().Format("2006-01-02T15:04:05Z"))
@@ -242,4 +309,13 @@ func (c *cli) integrationTest(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "Integration %s (%s) of company %s works: the vendor accepted its credentials.\n", service, cfg.Kind, pos[0])
 	return nil
+}
+
+// tableValue shortens a setting value for the one-line table: a PEM block
+// becomes "(PEM, N bytes)", and other line breaks are escaped.
+func tableValue(v string) string {
+	if strings.Contains(v, "-----BEGIN ") {
+		return fmt.Sprintf("(PEM, %d bytes)", len(v))
+	}
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(v)
 }

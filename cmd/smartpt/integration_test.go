@@ -67,6 +67,11 @@ func checkIntegrationAgainstSimulator(t *testing.T, kind vendor.Kind) {
 	}
 	set(wrong)
 	code, _, errOut = runCLI(t, nil, "integration", "test", "acme", "--service", string(svc), "--data", data)
+	// The vendor's rejection is shown in plain words, without the HTTP
+	// layer's wrapping.
+	if strings.Contains(errOut, "authorize:") || strings.Contains(errOut, "[REDACTED]") {
+		t.Errorf("integration test with wrong credentials: stderr %q wraps the vendor's rejection", errOut)
+	}
 	if code != 1 || !strings.Contains(errOut, "failed its check") {
 		t.Errorf("integration test with wrong credentials: exit %d, stderr %q; want exit 1 and a failed check", code, errOut)
 	}

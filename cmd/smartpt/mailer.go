@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 
 	"github.com/smartpt/smartpt/internal/notify"
@@ -26,13 +25,10 @@ type mailers struct {
 
 // newMailers logs once at start where mail goes when a company has no relay
 // of its own.
-func newMailers(tenants *tenant.Service, server email.Config, dataDir string, logger *slog.Logger) *mailers {
+func newMailers(tenants *tenant.Service, server email.Config, outbox string, logger *slog.Logger) *mailers {
 	m := &mailers{tenants: tenants, server: server, logger: logger}
 	if server.Host == "" {
-		m.outbox = filepath.Join(dataDir, "outbox")
-		if dataDir == "" {
-			m.outbox = "outbox"
-		}
+		m.outbox = outbox
 		logger.Info("no SMTP server configured: mail is written as .eml files to the outbox folder", "outbox", m.outbox)
 	} else {
 		logger.Info("mail goes through the configured SMTP server", "host", server.Host, "port", server.Port)

@@ -36,13 +36,15 @@ Usage:
   smartpt demo [--data DIR] [--addr HOST:PORT]
   smartpt company create|list|disable|enable [NAME]
   smartpt key rotate|revoke|list COMPANY [KEY_ID]
-  smartpt integration set|list|test COMPANY [flags]
+  smartpt integration set|delete|list|test COMPANY [flags]
   smartpt audit list|verify COMPANY [flags]
-  smartpt guard [--data DIR | --database-url URL] COMMAND ...
+  smartpt guard [--data DIR | --database-url URL] protect|cap ...
   smartpt version
 
 Every command that uses the store takes --data DIR (SQLite) or
---database-url URL (PostgreSQL). Run "smartpt COMMAND -h" for its flags.
+--database-url URL (PostgreSQL). Commands that change a company take
+--by NAME, the operator recorded in the company's audit trail (default
+$USER). Run "smartpt COMMAND -h" for its subcommands and flags.
 `
 
 func main() {
@@ -79,7 +81,7 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if isHelp(args[0]) {
 			fmt.Fprint(c.stdout, usage)
 			return 0
 		}
@@ -111,6 +113,18 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Sprintf(format, args...)}
 }
 
+// isHelp reports whether arg asks for help instead of naming a subcommand.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
+// printHelp writes a command's usage to stdout and returns flag.ErrHelp, so
+// that run exits 0.
+func (c *cli) printHelp(text string) error {
+	fmt.Fprint(c.stdout, text)
+	return flag.ErrHelp
+}
+
 func (c *cli) version(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stdout, "smartpt %s\n", version)
 	return nil
@@ -131,6 +145,12 @@ func (c *cli) newFlags(name, synopsis string) *flag.FlagSet {
 // parse parses args, allowing flags after positional arguments (as in
 // "company create acme --data DIR"), and returns the positional arguments.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	// "help" as the first argument asks for the usage, as -h does, rather
+	// than naming a company called help.
+	if len(args) > 0 && args[0] == "help" {
+		fs.Usage()
+		return nil, flag.ErrHelp
+	}
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {

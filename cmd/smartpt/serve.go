@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"time"
 
 	"github.com/smartpt/smartpt/internal/action"
@@ -83,10 +85,18 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	return runServer(ctx, a, ln, serverOptions{
-		mail:     serverMail,
-		proxies:  proxies,
-		certFile: cfg.TLS.CertFile,
-		keyFile:  cfg.TLS.KeyFile,
+		mail:      serverMail,
+		outboxDir: cfg.OutboxDir,
+		proxies:   proxies,
+		certFile:  cfg.TLS.CertFile,
+		keyFile:   cfg.TLS.KeyFile,
+		engine: func(ec *action.Config) {
+			e := cfg.Engine
+			ec.DispatchTimeout, ec.ConfirmDeadline = e.DispatchTimeout, e.ConfirmDeadline
+			ec.PollMin, ec.PollMax = e.PollMin, e.PollMax
+			ec.SweepInterval, ec.SweepSlack = e.SweepInterval, e.SweepSlack
+			ec.JobPollInterval, ec.LeaseSlack = e.JobPollInterval, e.LeaseSlack
+		},
 		listening: func(baseURL string) {
 			if c.listening != nil {
 				c.listening(baseURL, "")
@@ -111,6 +121,7 @@ func serverMailConfig(ctx context.Context, s config.SMTP, resolver *secret.Resol
 
 type serverOptions struct {
 	mail              email.Config
+	outboxDir         string // empty means DATA_DIR/outbox
 	proxies           []netip.Prefix
 	certFile, keyFile string
 
@@ -129,7 +140,25 @@ type serverOptions struct {
 // finishes in-flight requests and stops the engine.
 func runServer(ctx context.Context, a *app, ln net.Listener, opts serverOptions) error {
 	logger := a.logger
-	mail := newMailers(a.tenants, opts.mail, a.dataDir, logger)
+
+	// Load the certificate before anything announces the server, so that a
+	// missing or invalid file fails the start with its name.
+	var tlsConfig *tls.Config
+	if opts.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(opts.certFile, opts.keyFile)
+		if err != nil {
+			return fmt.Errorf("load the TLS certificate %s and key %s: %w", opts.certFile, opts.keyFile, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	} else if !isLoopback(ln.Addr()) {
+		logger.Warn("serving plain HTTP on a non-loopback address: company keys and requests cross the network unencrypted; set tls.cert_file and tls.key_file, or put a TLS proxy in front", "addr", ln.Addr().String())
+	}
+
+	outbox := opts.outboxDir
+	if outbox == "" {
+		outbox = filepath.Join(a.dataDir, "outbox")
+	}
+	mail := newMailers(a.tenants, opts.mail, outbox, logger)
 
 	engineCfg := action.Config{
 		DB: a.db, Tenants: a.tenants, Audit: a.audit, Sealer: a.sealer, HTTP: a.pool, Logger: logger,
@@ -178,18 +207,19 @@ func runServer(ctx context.Context, a *app, ln net.Listener, opts serverOptions)
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
 
 	scheme := "http"
-	if opts.certFile != "" {
+	if tlsConfig != nil {
 		scheme = "https"
 	}
 	baseURL := scheme + "://" + ln.Addr().String()
 
 	served := make(chan error, 1)
 	go func() {
-		if opts.certFile != "" {
-			served <- srv.ServeTLS(ln, opts.certFile, opts.keyFile)
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
 			return
 		}
 		served <- srv.Serve(ln)
@@ -208,7 +238,7 @@ func runServer(ctx context.Context, a *app, ln net.Listener, opts serverOptions)
 	case <-ctx.Done():
 	}
 
-	logger.Info("shutting down: finishing in-flight requests", "timeout", shutdownTimeout)
+	logger.Info("shutting down: finishing in-flight requests", "timeout", shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -216,4 +246,11 @@ func runServer(ctx context.Context, a *app, ln net.Listener, opts serverOptions)
 	}
 	logger.Info("API server stopped")
 	return nil
+}
+
+// isLoopback reports whether addr is a TCP address on the loopback
+// interface.
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }

@@ -301,7 +301,7 @@ func (e *Engine) advanceQueued(ctx context.Context, r *row) (time.Duration, erro
 	defer unlock()
 
 	// Claim the dispatch: only one worker moves the lease from zero.
-	lease := time.Now().Add(e.cfg.DispatchTimeout + 30*time.Second)
+	lease := time.Now().Add(e.cfg.DispatchTimeout + e.cfg.LeaseSlack)
 	res, err := e.db.SQL.ExecContext(ctx, e.db.Rebind("UPDATE actions SET lease_until = ?, next_check_at = ? WHERE id = ? AND state = 'requested' AND lease_until = 0"),
 		store.UnixNanos(lease), store.UnixNanos(lease), r.ID)
 	if err != nil {
@@ -378,6 +378,17 @@ func (e *Engine) recover(ctx context.Context, r *row) (time.Duration, error) {
 		deadline, next := time.Now().Add(e.cfg.ConfirmDeadline), time.Now().Add(e.cfg.PollMin)
 		empty := ""
 		_, err = e.transition(ctx, r, Requested, change{State: Dispatched, Detail: "the vendor is carrying out the action; confirming by reading the endpoint's state", Endpoint: &ep, VendorRef: &empty, Deadline: &deadline, NextCheckAt: &next})
+		return e.cfg.PollMin, err
+	case vendor.Unknown, "":
+		// The vendor cannot report isolation (Wazuh): the write may have
+		// reached it, so the action waits for the agent's result event, or
+		// expires at the deadline, rather than being failed and sent again.
+		deadline, next := time.Now().Add(e.cfg.ConfirmDeadline), time.Now().Add(e.cfg.PollMin)
+		ref := r.VendorRef
+		if ref == "" {
+			ref = r.ID
+		}
+		_, err = e.transition(ctx, r, Requested, change{State: Dispatched, Detail: "the outcome of the vendor call was lost and the vendor cannot report the endpoint's state; waiting for the agent's result", Endpoint: &ep, VendorRef: &ref, Deadline: &deadline, NextCheckAt: &next})
 		return e.cfg.PollMin, err
 	default:
 		_, err = e.transition(ctx, r, Requested, change{State: Failed, Detail: fmt.Sprintf("the outcome of the vendor call was lost and the endpoint's state is %s; send the request again", ep.Isolation), Endpoint: &ep})

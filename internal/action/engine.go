@@ -56,6 +56,12 @@ type Config struct {
 	// JobPollInterval is how often the River workers look for due jobs.
 	// Default 1 s.
 	JobPollInterval time.Duration
+
+	// LeaseSlack is added to DispatchTimeout to give the lease of an
+	// action whose vendor call is running: until the lease ends, no other
+	// worker or replica settles the action. A process killed mid-call
+	// leaves its actions to be settled once the lease ends. Default 30 s.
+	LeaseSlack time.Duration
 }
 
 func (c *Config) defaults() {
@@ -71,6 +77,7 @@ func (c *Config) defaults() {
 	def(&c.SweepInterval, 30*time.Second)
 	def(&c.SweepSlack, time.Minute)
 	def(&c.JobPollInterval, time.Second)
+	def(&c.LeaseSlack, 30*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

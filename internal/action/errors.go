@@ -1,8 +1,11 @@
 package action
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/smartpt/smartpt/internal/vendors"
 )
@@ -41,6 +44,23 @@ func internalError(act vendor.ActionKind, err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Message: "Internal Server Error: " + failureText[act], Err: err}
 }
 
+// outOfTime turns an internal error caused by the request's deadline, such
+// as a store read that a busy database delayed past the API's action
+// timeout, into a 504: the request ran out of time, and nothing is broken.
+// Any other error is returned unchanged.
+func outOfTime(act vendor.ActionKind, err error) error {
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusInternalServerError || !errors.Is(ae.Err, context.DeadlineExceeded) {
+		return err
+	}
+	return &Error{
+		Status:  http.StatusGatewayTimeout,
+		Message: "Gateway Timeout: " + failureText[act],
+		Detail:  "the request timed out inside the gateway: " + strings.TrimPrefix(ae.Message, "Internal Server Error: "),
+		Err:     ae.Err,
+	}
+}
+
 // mapVendorError turns a failed vendor call into an *Error. A 4xx-class
 // error names the problem and the target. A 5xx-class error keeps the
 // published "Failed to ..." wording after the status text. Detail carries
@@ -50,6 +70,11 @@ func mapVendorError(act vendor.ActionKind, kind vendor.Kind, target string, err 
 		return ae
 	}
 	ve, ok := vendor.AsError(err)
+	if !ok && errors.Is(err, context.DeadlineExceeded) {
+		// The call ran out of time before the vendor client could
+		// classify it, for example while waiting for another call's token.
+		return &Error{Status: http.StatusGatewayTimeout, Message: "Gateway Timeout: " + failureText[act], Detail: "the vendor did not respond in time", Err: err}
+	}
 	if !ok {
 		return internalError(act, err)
 	}

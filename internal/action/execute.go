@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/smartpt/smartpt/internal/audit"
 	"github.com/smartpt/smartpt/internal/store"
@@ -28,10 +31,16 @@ func (e *Engine) Execute(ctx context.Context, req Request) (*Result, error) {
 	if err := checkRequest(req); err != nil {
 		return nil, err
 	}
+	var (
+		res *Result
+		err error
+	)
 	if req.IdempotencyKey != "" {
-		return e.executeIdempotent(ctx, req)
+		res, err = e.executeIdempotent(ctx, req)
+	} else {
+		res, err = e.execute(ctx, req)
 	}
-	return e.execute(ctx, req)
+	return res, outOfTime(req.Action, err)
 }
 
 func checkRequest(req Request) error {
@@ -89,28 +98,79 @@ func opposite(a vendor.ActionKind) vendor.ActionKind {
 
 // execute coalesces concurrent identical writes of this process into one
 // run; the others get its result marked Deduplicated.
+//
+// The run outlives a caller that goes away, so that the others waiting on
+// it get its result and a vendor call already made is recorded. It keeps
+// the caller's deadline for the steps before the vendor write, and dispatch
+// sets its own. The caller waits at most until its own context ends, so the
+// API's action timeout always holds.
 func (e *Engine) execute(ctx context.Context, req Request) (*Result, error) {
 	if !isWrite(req.Action) || req.DryRun {
 		return e.run(ctx, req)
 	}
 	key := strings.Join([]string{req.CompanyID, string(req.Service), string(req.Action), req.Target, req.Comment, req.IsolationType, req.UnlockCode}, "\x00")
-	leader := false
-	v, err, _ := e.flight.Do(key, func() (any, error) {
-		leader = true
-		// The run outlives a caller that goes away: the others wait on it.
-		return e.run(context.WithoutCancel(ctx), req)
+	var leader atomic.Bool
+	ch := e.flight.DoChan(key, func() (any, error) {
+		leader.Store(true)
+		runCtx, cancel := detach(ctx)
+		defer cancel()
+		return e.run(runCtx, req)
 	})
-	if err != nil {
-		return nil, err
+
+	var out singleflight.Result
+	select {
+	case out = <-ch:
+	case <-ctx.Done():
+		timeout := &Error{
+			Status:  http.StatusGatewayTimeout,
+			Message: "Gateway Timeout: " + failureText[req.Action],
+			Detail:  "the action is still running and its record completes in the background; send the request again to get its action_id",
+			Err:     ctx.Err(),
+		}
+		if !leader.Load() {
+			e.reject(ctx, req, sharedFailure(timeout))
+		}
+		return nil, timeout
 	}
-	res := v.(*Result)
-	if leader {
+
+	if out.Err != nil {
+		if !leader.Load() {
+			// This request shared the run of an identical one, which holds
+			// the records; the audit trail still gets this request.
+			e.reject(ctx, req, sharedFailure(out.Err))
+		}
+		return nil, out.Err
+	}
+	res := out.Val.(*Result)
+	if leader.Load() {
 		return res, nil
 	}
 	dup := *res
 	dup.Deduplicated = true
 	dup.UnlockCode = ""
 	return &dup, nil
+}
+
+// detach returns a context that is not canceled with ctx but ends at ctx's
+// deadline, if it has one.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	out := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(out, deadline)
+	}
+	return context.WithCancel(out)
+}
+
+// sharedFailure words the failure of an identical request's run for the
+// audit trail of a request that waited on it.
+func sharedFailure(err error) error {
+	var ae *Error
+	if !errors.As(err, &ae) {
+		return fmt.Errorf("an identical request sent at the same time failed: %w", err)
+	}
+	cp := *ae
+	cp.Detail = strings.TrimSpace("an identical request sent at the same time did not complete; " + ae.Detail)
+	return &cp
 }
 
 func (e *Engine) run(ctx context.Context, req Request) (*Result, error) {
@@ -267,7 +327,7 @@ func (e *Engine) admit(ctx context.Context, req Request, r *row) (admission, err
 		if r.QueuedBehind != "" {
 			r.NextCheckAt = now.Add(e.cfg.PollMin)
 		} else {
-			r.LeaseUntil = now.Add(e.cfg.DispatchTimeout + 30*time.Second)
+			r.LeaseUntil = now.Add(e.cfg.DispatchTimeout + e.cfg.LeaseSlack)
 			r.NextCheckAt = r.LeaseUntil
 		}
 		detail := ""
@@ -313,10 +373,14 @@ func (e *Engine) supersedeQueued(ctx context.Context, tx *sql.Tx, r, same *row) 
 }
 
 // unfinished returns the newest unfinished write act whose column (agent_id
-// or target) equals value, or nil.
+// or target) equals value, or nil. The literal list of write actions repeats
+// the WHERE clause of the partial indexes actions_unfinished_agent and
+// actions_unfinished_target, so that the planner can use them; act is always
+// one of those actions.
 func (e *Engine) unfinished(ctx context.Context, q queryer, companyID string, svc vendor.Service, column, value string, act vendor.ActionKind) (*row, error) {
 	query := "SELECT " + rowColumns + " FROM actions WHERE company_id = ? AND service = ? AND " + column + ` = ?
-		AND action = ? AND state IN ('requested', 'dispatched') AND NOT dry_run ORDER BY created_at DESC LIMIT 1`
+		AND action = ? AND state IN ('requested', 'dispatched') AND NOT dry_run
+		AND action IN ('isolate', 'releaseisolate', 'AzureADBlock', 'AzureADUnblock') ORDER BY created_at DESC LIMIT 1`
 	r, err := scanRow(q.QueryRowContext(ctx, e.db.Rebind(query), companyID, string(svc), value, string(act)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil

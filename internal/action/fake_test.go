@@ -274,6 +274,12 @@ func (d *fakeDir) setEnabled(upn string, on bool) vendor.User {
 
 func (d *fakeDir) Block(ctx context.Context, upn string, opts vendor.Options) (vendor.UserOutcome, error) {
 	d.blocks.Add(1)
+	d.mu.Lock()
+	on, known := d.enabled[strings.ToLower(upn)]
+	d.mu.Unlock()
+	if known && !on {
+		return vendor.UserOutcome{User: d.setEnabled(upn, false), AlreadyInState: true, Steps: []vendor.Step{{Name: "revoke sessions", Succeeded: true}}}, nil
+	}
 	return vendor.UserOutcome{User: d.setEnabled(upn, false), Steps: []vendor.Step{{Name: "disable account", Succeeded: true}, {Name: "revoke sessions", Succeeded: true}}}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/smartpt/smartpt/internal/tenant"
 	"github.com/smartpt/smartpt/internal/vendors"
 )
 
@@ -41,6 +42,9 @@ func (e *Engine) Get(ctx context.Context, companyID, actionID string) (*Record, 
 func (e *Engine) ConfirmExternal(ctx context.Context, companyID string, svc vendor.Service, agentID string, act vendor.ActionKind, succeeded bool, detail string) (*Record, error) {
 	if act != vendor.ActionIsolate && act != vendor.ActionRelease {
 		return nil, &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: action %s cannot be confirmed by an event; use isolate or releaseisolate", quote(string(act)))}
+	}
+	if err := e.checkEventAgentID(ctx, companyID, svc, agentID); err != nil {
+		return nil, err
 	}
 	r, err := e.unfinished(ctx, e.db.SQL, companyID, svc, "agent_id", agentID, act)
 	if err != nil {
@@ -81,4 +85,30 @@ func (e *Engine) ConfirmExternal(ctx context.Context, companyID string, svc vend
 		return nil, &Error{Status: http.StatusInternalServerError, Message: "Internal Server Error: cannot record the result", Err: err}
 	}
 	return e.Get(ctx, companyID, r.ID)
+}
+
+// checkEventAgentID accepts only the vendor's own agent id in an event,
+// checked like a request's agent_id: the agent reports itself by its id,
+// never by a host name, an address, a list or a path. A company without
+// the integration has no action to confirm, so its event gets the lookup's
+// 404.
+func (e *Engine) checkEventAgentID(ctx context.Context, companyID string, svc vendor.Service, agentID string) error {
+	cc, err := e.client(ctx, companyID, svc)
+	if errors.Is(err, tenant.ErrNotConfigured) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cc.containment == nil {
+		return &Error{Status: http.StatusFailedDependency, Message: fmt.Sprintf("Failed Dependency: the %s integration is not an endpoint product", svc)}
+	}
+	tgt, err := ParseTarget(cc.containment, agentID)
+	if err != nil {
+		return err
+	}
+	if tgt.Kind != vendor.TargetID {
+		return &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: agent_id %s is not a %s agent id; an event names the agent by its id", quote(agentID), vendorName(cc.kind))}
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartpt/smartpt/internal/audit"
 	"github.com/smartpt/smartpt/internal/store"
 	"github.com/smartpt/smartpt/internal/tenant"
 )
@@ -150,10 +151,33 @@ const guardUsage = `usage:
 
 // RunGuardCLI runs "smartpt guard ARGS...": protect-lists and hourly caps.
 func RunGuardCLI(ctx context.Context, db *store.DB, tenants *tenant.Service, args []string, stdout io.Writer) error {
-	return runGuard(ctx, db, tenants.Company, args, stdout)
+	return runGuardAs(ctx, db, tenants.Company, "", args, stdout)
+}
+
+// RunGuardCLIAs runs RunGuardCLI and records each change (protect add or
+// remove, cap set) as an "admin" audit event of the company with operator as
+// its requester and "cli" as its client address.
+func RunGuardCLIAs(ctx context.Context, db *store.DB, tenants *tenant.Service, operator string, args []string, stdout io.Writer) error {
+	return runGuardAs(ctx, db, tenants.Company, operator, args, stdout)
 }
 
 func runGuard(ctx context.Context, db *store.DB, company func(context.Context, string) (tenant.Company, error), args []string, stdout io.Writer) error {
+	return runGuardAs(ctx, db, company, "", args, stdout)
+}
+
+// recordGuardChange appends the admin audit event of a guard change.
+func recordGuardChange(ctx context.Context, db *store.DB, companyID, operator, change, target string) error {
+	_, err := audit.New(db).Append(ctx, audit.Event{
+		CompanyID: companyID, Time: time.Now().UTC(), Type: "admin", Requester: operator, ClientAddr: "cli",
+		Action: change, Target: target, Result: "done",
+	})
+	if err != nil {
+		return fmt.Errorf("%s succeeded but its audit event was not recorded: %w", change, err)
+	}
+	return nil
+}
+
+func runGuardAs(ctx context.Context, db *store.DB, company func(context.Context, string) (tenant.Company, error), operator string, args []string, stdout io.Writer) error {
 	if len(args) < 2 {
 		return errors.New(guardUsage)
 	}
@@ -192,7 +216,7 @@ func runGuard(ctx context.Context, db *store.DB, company func(context.Context, s
 				return fmt.Errorf("add protect-list entry: %w", err)
 			}
 			fmt.Fprintf(stdout, "protected %s for %s\n", v, co.Name)
-			return nil
+			return recordGuardChange(ctx, db, co.ID, operator, "guard protect add", v)
 		}
 		res, err := db.SQL.ExecContext(ctx, db.Rebind("DELETE FROM guard_protect WHERE company_id = ? AND value = ?"), co.ID, v)
 		if err != nil {
@@ -202,7 +226,7 @@ func runGuard(ctx context.Context, db *store.DB, company func(context.Context, s
 			return fmt.Errorf("%s is not on the protect-list of %s", quote(v), co.Name)
 		}
 		fmt.Fprintf(stdout, "removed %s from the protect-list of %s\n", v, co.Name)
-		return nil
+		return recordGuardChange(ctx, db, co.ID, operator, "guard protect remove", v)
 
 	case "protect list":
 		entries, err := listProtected(ctx, db, co.ID)
@@ -236,7 +260,7 @@ func runGuard(ctx context.Context, db *store.DB, company func(context.Context, s
 		} else {
 			fmt.Fprintf(stdout, "%s may isolate or block %d targets per rolling hour\n", co.Name, *perHour)
 		}
-		return nil
+		return recordGuardChange(ctx, db, co.ID, operator, "guard cap set", strconv.Itoa(*perHour)+" per hour")
 
 	case "cap show":
 		var n int64

@@ -303,7 +303,7 @@ func (e *Engine) history(ctx context.Context, id string) ([]Event, error) {
 // insertRead stores a read (status, report) in state requested, with a
 // lease so that the sweeper fails it if the process stops before it ends.
 func (e *Engine) insertRead(ctx context.Context, r *row) error {
-	r.LeaseUntil = time.Now().Add(e.cfg.DispatchTimeout + 30*time.Second)
+	r.LeaseUntil = time.Now().Add(e.cfg.DispatchTimeout + e.cfg.LeaseSlack)
 	r.NextCheckAt = r.LeaseUntil
 	return e.db.InTx(ctx, func(tx *sql.Tx) error { return e.insertRow(ctx, tx, r, "") })
 }

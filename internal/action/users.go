@@ -49,7 +49,13 @@ func (e *Engine) runUser(ctx context.Context, req Request, cc *cachedClient) (*R
 		return nil, internalError(req.Action, err)
 	}
 
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.DispatchTimeout)
+	// A block or unblock is finished and recorded even when the caller
+	// goes away; a status or report read ends with the caller's context.
+	base := ctx
+	if isWrite(req.Action) {
+		base = context.WithoutCancel(ctx)
+	}
+	dctx, cancel := context.WithTimeout(base, e.cfg.DispatchTimeout)
 	defer cancel()
 	start := time.Now()
 	opts := e.options(r, "")
@@ -79,7 +85,7 @@ func (e *Engine) runUser(ctx context.Context, req Request, cc *cachedClient) (*R
 		return nil, internalError(req.Action, err)
 	}
 	user := out.User
-	return &Result{ActionID: r.ID, State: Confirmed, User: &user, Steps: out.Steps, Warnings: out.Warnings, VendorResult: out.Raw}, nil
+	return &Result{ActionID: r.ID, State: Confirmed, User: &user, Steps: out.Steps, AlreadyInState: out.AlreadyInState, Warnings: out.Warnings, VendorResult: out.Raw}, nil
 }
 
 // report builds the user report and e-mails it to the requester. A mail

@@ -164,8 +164,16 @@ func (s *Server) withCompany(next companyHandler) http.Handler {
 			return
 		}
 
-		presented := r.Header.Get(KeyHeader)
-		reason := "missing key"
+		// Two key headers are ambiguous: a proxy or a log may read the
+		// other one. Both are rejected without being checked.
+		keys := r.Header.Values(KeyHeader)
+		presented, reason := "", "missing key"
+		switch {
+		case len(keys) > 1:
+			reason = "more than one key header"
+		case len(keys) == 1:
+			presented = keys[0]
+		}
 		if presented != "" {
 			company, err := s.cfg.Auth.Authenticate(r.Context(), presented)
 			if err == nil {

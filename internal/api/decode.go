@@ -138,6 +138,9 @@ func decodeObject(body []byte, fields map[string]fieldKind, route string) (map[s
 		if !hasKind(raw, kind) {
 			return nil, badRequest("Field '%s' must be %s", name, kind)
 		}
+		if kind == kindString && hasLoneSurrogate(raw) {
+			return nil, badRequest("Field '%s' contains an unpaired UTF-16 surrogate escape; send valid Unicode text", name)
+		}
 		values[name] = raw
 	}
 

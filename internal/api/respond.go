@@ -75,7 +75,7 @@ func (s *Server) writeEngineError(w http.ResponseWriter, r *http.Request, err er
 	if errors.As(err, &ae) && ae.Status >= 400 && ae.Status <= 599 {
 		if ae.Status >= 500 {
 			s.log.Warn("action failed", "request_id", info.RequestID, "company_id", info.CompanyID,
-				"action_id", info.ActionID, "route", info.Route, "status", ae.Status, "error", err)
+				"action_id", info.ActionID, "route", info.Route, "status", ae.Status, "error", err, "cause", causeText(ae))
 		}
 		if ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusServiceUnavailable {
 			if ae.RetryAfter > 0 {
@@ -99,4 +99,14 @@ func (s *Server) writeEngineError(w http.ResponseWriter, r *http.Request, err er
 	s.log.Error("request failed", "request_id", info.RequestID, "company_id", info.CompanyID,
 		"action_id", info.ActionID, "route", info.Route, "error", err)
 	writeJSON(w, http.StatusInternalServerError, internalError(info.RequestID))
+}
+
+// causeText returns the error an *action.Error wraps, or "". Error() of an
+// *action.Error carries only its message and detail, so without it the log
+// line of a 5xx would not say what failed.
+func causeText(ae *action.Error) string {
+	if ae.Err == nil {
+		return ""
+	}
+	return ae.Err.Error()
 }

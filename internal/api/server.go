@@ -103,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 		metrics: m,
 	}
 	s.routes()
-	s.handler = s.observe(s.mux)
+	s.handler = s.observe(rejectUncleanPath(s.mux))
 	return s, nil
 }
 

@@ -9,15 +9,15 @@ import (
 
 	"github.com/smartpt/smartpt/internal/action"
 	"github.com/smartpt/smartpt/internal/vendors"
+	"github.com/smartpt/smartpt/internal/vendors/cisco"
 )
 
 // Limits on free-text and identifier fields, in characters.
 const (
-	maxCommentChars    = 1000
-	maxTargetChars     = 256 // the longest host name is 253 characters; a UPN is at most 113
-	maxEmailChars      = 254 // RFC 5321 path limit
-	maxUnlockCodeChars = 64
-	maxShownChars      = 64 // maximum length of a client value echoed in an error message
+	maxCommentChars = 1000
+	maxTargetChars  = 256 // the longest host name is 253 characters; a UPN is at most 113
+	maxEmailChars   = 254 // RFC 5321 path limit
+	maxShownChars   = 64  // maximum length of a client value echoed in an error message
 )
 
 // parseActionRequest validates an action route's decoded body and returns the
@@ -132,18 +132,11 @@ func checkComment(s string) *bodyError {
 	return nil
 }
 
-// checkUnlockCode accepts 1 to 64 ASCII letters and digits, which a person
-// can type on the isolated machine.
-// NOTE: Cisco documents no format for the unlock code; this rule is the
-// gateway's own, kept narrow so that the code can be typed anywhere.
+// checkUnlockCode accepts exactly the unlock codes the Cisco client sends,
+// so that the gateway never accepts a code the client then rejects.
 func checkUnlockCode(s string) *bodyError {
-	if s == "" || len(s) > maxUnlockCodeChars {
-		return badRequest("Invalid 'unlock_code' parameter: use 1 to %d letters and digits", maxUnlockCodeChars)
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return badRequest("Invalid 'unlock_code' parameter: use 1 to %d letters and digits", maxUnlockCodeChars)
-		}
+	if err := cisco.ValidateUnlockCode(s); err != nil {
+		return badRequest("Invalid 'unlock_code' parameter: %s", err.Error())
 	}
 	return nil
 }

@@ -54,6 +54,10 @@ type Filter struct {
 	Since    time.Time // events at or after this time
 	AfterSeq int64     // events with a greater seq, for paging
 	Limit    int       // 0 means 100
+
+	// Newest selects the last Limit matching events instead of the first;
+	// List still returns them oldest first.
+	Newest bool
 }
 
 // DefaultLimit is the number of events List returns when Filter.Limit is 0.

@@ -14,7 +14,8 @@ import (
 const eventColumns = `seq, company_id, time, type, action_id, requester, client_addr, request_id, route,
 	action, target, result, vendor_ref, duration_ms, detail, prev_hash, hash`
 
-// List returns a company's events that match f, oldest first.
+// List returns a company's events that match f, oldest first: the first
+// f.Limit of them, or the last f.Limit when f.Newest is set.
 func (l *Log) List(ctx context.Context, companyID string, f Filter) ([]Event, error) {
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("list audit events: limit %d is negative; use 0 for the default of %d", f.Limit, DefaultLimit)
@@ -24,21 +25,12 @@ func (l *Log) List(ctx context.Context, companyID string, f Filter) ([]Event, er
 		limit = DefaultLimit
 	}
 
-	query := "SELECT " + eventColumns + " FROM audit_events WHERE company_id = ?"
-	args := []any{companyID}
-	if f.ActionID != "" {
-		query += " AND action_id = ?"
-		args = append(args, f.ActionID)
+	where, args := filterClause(companyID, f)
+	query := "SELECT " + eventColumns + " FROM audit_events" + where + " ORDER BY seq LIMIT ?"
+	if f.Newest {
+		query = "SELECT * FROM (SELECT " + eventColumns + " FROM audit_events" + where +
+			" ORDER BY seq DESC LIMIT ?) AS newest ORDER BY seq"
 	}
-	if !f.Since.IsZero() {
-		query += " AND time >= ?"
-		args = append(args, store.UnixNanos(f.Since))
-	}
-	if f.AfterSeq > 0 {
-		query += " AND seq > ?"
-		args = append(args, f.AfterSeq)
-	}
-	query += " ORDER BY seq LIMIT ?"
 	args = append(args, limit)
 
 	rows, err := l.db.SQL.QueryContext(ctx, l.db.Rebind(query), args...)
@@ -59,6 +51,37 @@ func (l *Log) List(ctx context.Context, companyID string, f Filter) ([]Event, er
 		return nil, fmt.Errorf("list audit events of company %s: %w", companyID, err)
 	}
 	return events, nil
+}
+
+// Count returns the number of a company's events that match f, ignoring
+// f.Limit and f.Newest.
+func (l *Log) Count(ctx context.Context, companyID string, f Filter) (int, error) {
+	where, args := filterClause(companyID, f)
+	var n int
+	err := l.db.SQL.QueryRowContext(ctx, l.db.Rebind("SELECT count(*) FROM audit_events"+where), args...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count audit events of company %s: %w", companyID, err)
+	}
+	return n, nil
+}
+
+// filterClause returns the WHERE clause of f and its arguments.
+func filterClause(companyID string, f Filter) (string, []any) {
+	where := " WHERE company_id = ?"
+	args := []any{companyID}
+	if f.ActionID != "" {
+		where += " AND action_id = ?"
+		args = append(args, f.ActionID)
+	}
+	if !f.Since.IsZero() {
+		where += " AND time >= ?"
+		args = append(args, store.UnixNanos(f.Since))
+	}
+	if f.AfterSeq > 0 {
+		where += " AND seq > ?"
+		args = append(args, f.AfterSeq)
+	}
+	return where, args
 }
 
 func scanEvent(rows *sql.Rows) (Event, error) {

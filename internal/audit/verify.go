@@ -156,3 +156,51 @@ func headBreak(noHead bool, headSeq int64, headHash string, last Event) *Break {
 	}
 	return nil
 }
+
+// Head returns the seq and hash of a company's last event, as recorded in
+// its chain head, or 0 and "" when the company has no events.
+func (l *Log) Head(ctx context.Context, companyID string) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := l.db.SQL.QueryRowContext(ctx, l.db.Rebind("SELECT seq, hash FROM audit_heads WHERE company_id = ?"), companyID).
+		Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("read audit chain head of company %s: %w", companyID, err)
+	}
+	return seq, hash, nil
+}
+
+// CheckAnchor returns a Break unless the company's chain still holds event
+// seq with the given hash, that is, unless the current chain extends a head
+// recorded earlier. The chain has no key, so someone who can write to the
+// database can cut events off the end and rewrite the head to match; only
+// an anchor kept outside the database reveals that. Run Verify first:
+// CheckAnchor checks the one event, not the links after it.
+func (l *Log) CheckAnchor(ctx context.Context, companyID string, seq int64, hash string) (*Break, error) {
+	headSeq, _, err := l.Head(ctx, companyID)
+	if err != nil {
+		return nil, err
+	}
+	if headSeq < seq {
+		return &Break{Seq: seq, Kind: BreakRemoved,
+			Reason: fmt.Sprintf("the chain ends at event %d but the expected head is event %d: events were removed from the end", headSeq, seq)}, nil
+	}
+
+	var stored string
+	err = l.db.SQL.QueryRowContext(ctx, l.db.Rebind("SELECT hash FROM audit_events WHERE company_id = ? AND seq = ?"), companyID, seq).
+		Scan(&stored)
+	if errors.Is(err, sql.ErrNoRows) {
+		return &Break{Seq: seq, Kind: BreakRemoved, Reason: fmt.Sprintf("event %d of the expected head is missing", seq)}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("check audit anchor of company %s: %w", companyID, err)
+	}
+	if stored != hash {
+		return &Break{Seq: seq, Kind: BreakEdited,
+			Reason: fmt.Sprintf("event %d has hash %s, not the expected %s: the chain was rewritten from that event on", seq, stored, hash)}, nil
+	}
+	return nil, nil
+}

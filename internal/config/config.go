@@ -36,11 +36,20 @@ type Config struct {
 
 	SMTP SMTP `yaml:"smtp"`
 
+	// OutboxDir receives mail as .eml files when SMTP.Host is empty and a
+	// company has no relay of its own. Empty means DATA_DIR/outbox; with
+	// PostgreSQL and no data_dir, it or smtp.host must be set.
+	OutboxDir string `yaml:"outbox_dir"`
+
 	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
 	// whose X-Forwarded-For header is believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	Log Log `yaml:"log"`
+
+	// Engine tunes the action engine's timings; zero values keep its
+	// defaults.
+	Engine Engine `yaml:"engine"`
 }
 
 // TLS names the certificate and key files. Both empty means plain HTTP.
@@ -96,6 +105,14 @@ var Env = []struct{ Name, Setting string }{
 	{"SMARTPT_TRUSTED_PROXIES", "trusted_proxies (comma separated)"},
 	{"SMARTPT_LOG_LEVEL", "log.level"},
 	{"SMARTPT_LOG_FORMAT", "log.format"},
+	{"SMARTPT_ENGINE_DISPATCH_TIMEOUT", "engine.dispatch_timeout"},
+	{"SMARTPT_ENGINE_CONFIRM_DEADLINE", "engine.confirm_deadline"},
+	{"SMARTPT_ENGINE_POLL_MIN", "engine.poll_min"},
+	{"SMARTPT_ENGINE_POLL_MAX", "engine.poll_max"},
+	{"SMARTPT_ENGINE_SWEEP_INTERVAL", "engine.sweep_interval"},
+	{"SMARTPT_ENGINE_SWEEP_SLACK", "engine.sweep_slack"},
+	{"SMARTPT_ENGINE_JOB_POLL_INTERVAL", "engine.job_poll_interval"},
+	{"SMARTPT_ENGINE_LEASE_SLACK", "engine.lease_slack"},
 }
 
 // Load reads path (skipped when empty), applies the environment through
@@ -143,6 +160,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("SMARTPT_DATA_DIR", &c.DataDir)
 	set("SMARTPT_DATABASE_URL", &c.DatabaseURL)
 	set("SMARTPT_MASTER_KEY_FILE", &c.MasterKeyFile)
+	set("SMARTPT_OUTBOX_DIR", &c.OutboxDir)
 	set("SMARTPT_SMTP_HOST", &c.SMTP.Host)
 	set("SMARTPT_SMTP_USERNAME", &c.SMTP.Username)
 	set("SMARTPT_SMTP_PASSWORD", &c.SMTP.Password)
@@ -157,6 +175,9 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 			return fmt.Errorf("SMARTPT_SMTP_PORT %q is not a port number", v)
 		}
 		c.SMTP.Port = port
+	}
+	if err := c.Engine.applyEnv(getenv); err != nil {
+		return err
 	}
 	if v := getenv("SMARTPT_TRUSTED_PROXIES"); v != "" {
 		c.TrustedProxies = nil
@@ -183,6 +204,10 @@ func (c Config) Validate() error {
 		return errors.New("no store: set data_dir (SMARTPT_DATA_DIR) for SQLite or database_url (SMARTPT_DATABASE_URL) for PostgreSQL")
 	}
 
+	if c.DataDir == "" && c.SMTP.Host == "" && c.OutboxDir == "" {
+		return errors.New("no mail destination: with database_url and no data_dir, set smtp.host (SMARTPT_SMTP_HOST) for a relay or outbox_dir (SMARTPT_OUTBOX_DIR) for a folder that receives mail as .eml files")
+	}
+
 	if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
 		return fmt.Errorf("smtp.port %d is not a TCP port (1 to 65535)", c.SMTP.Port)
 	}
@@ -205,7 +230,7 @@ func (c Config) Validate() error {
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		return fmt.Errorf("log.format %q is invalid; use json or text", c.Log.Format)
 	}
-	return nil
+	return c.Engine.validate()
 }
 
 // Proxies parses TrustedProxies; a bare address is a one-address range.

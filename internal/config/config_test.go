@@ -63,12 +63,33 @@ func TestLoadRejectsInvalid(t *testing.T) {
 		{"bad TLS mode", "data_dir: /x\nsmtp: {tls: ssl}\n", nil, "smtp.tls"},
 		{"bad level", "data_dir: /x\nlog: {level: loud}\n", nil, "log level"},
 		{"host without sender", "data_dir: /x\nsmtp: {host: mail.example.com}\n", nil, "smtp.from"},
+		{"PostgreSQL without mail destination", "database_url: postgres://127.0.0.1/test\n", nil, "no mail destination"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load(writeFile(t, tt.file), env(tt.env))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Load error = %v, want one naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadPostgreSQLMailDestination(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+	}{
+		{"outbox folder in the file", "database_url: postgres://127.0.0.1/test\noutbox_dir: /var/spool/smartpt\n", nil},
+		{"outbox folder in the environment", "database_url: postgres://127.0.0.1/test\n", map[string]string{"SMARTPT_OUTBOX_DIR": "/var/spool/smartpt"}},
+		{"SMTP relay", "database_url: postgres://127.0.0.1/test\nsmtp: {host: mail.example.com, from: soc@example.com}\n", nil},
+		{"data folder", "database_url: postgres://127.0.0.1/test\ndata_dir: /var/lib/smartpt\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Load(writeFile(t, tt.file), env(tt.env)); err != nil {
+				t.Errorf("Load: %v", err)
 			}
 		})
 	}

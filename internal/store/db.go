@@ -44,7 +44,11 @@ type DB struct {
 	URL string
 }
 
-//go:embed migrations
+// migrations holds one goose migration set for both dialects: the SQL keeps
+// to what SQLite and PostgreSQL both accept (TEXT, BIGINT, no SERIAL, times
+// as Unix nanoseconds).
+//
+//go:embed migrations/*.sql
 var migrations embed.FS
 
 // Open opens and migrates the database that opts selects.
@@ -74,10 +78,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		// One connection: SQLite has one writer, and River's SQLite driver
 		// expects this setting. WAL lets readers of other processes proceed.
 		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-		conn, err := sql.Open("sqlite", dsn)
+		plain, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 		}
+		// The plain pool opens no connection; it only hands over the driver.
+		conn := sql.OpenDB(&stmtCacheConnector{dsn: dsn, driver: plain.Driver()})
+		plain.Close()
 		conn.SetMaxOpenConns(1)
 		db = &DB{SQL: conn, Dialect: SQLite, URL: path}
 	}
@@ -100,9 +107,9 @@ func (db *DB) Close() error { return db.SQL.Close() }
 func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 
 func (db *DB) migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrations, "migrations/"+string(db.Dialect))
+	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return fmt.Errorf("migrations for %s: %w", db.Dialect, err)
+		return fmt.Errorf("embedded migrations: %w", err)
 	}
 	gooseDialect := goose.DialectSQLite3
 	if db.Dialect == Postgres {

@@ -248,6 +248,11 @@ func validateIntegration(svc vendor.Service, kind vendor.Kind, settings, secrets
 			problems = append(problems, fmt.Sprintf("%q is a setting, not a secret", name))
 		}
 	}
+	if f.Validate != nil && len(problems) == 0 {
+		if err := f.Validate(settings, secrets); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return fmt.Errorf("invalid %s configuration: %s; %s takes %s", kind, strings.Join(problems, "; "), kind, describeSettings(f.Settings))

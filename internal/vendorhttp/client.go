@@ -128,6 +128,9 @@ type Client struct {
 	breaker *breaker
 	logger  *slog.Logger
 	sleep   func(ctx context.Context, d time.Duration) error
+
+	defaultTimeout time.Duration // for a zero Config.Timeout
+	maxWait        time.Duration // cap on a vendor-requested wait, at most MaxRetryAfter
 }
 
 // Do sends req, retrying where that is safe, and returns the last response.
@@ -171,9 +174,13 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 		observe(c.cfg.Vendor, req.Op, outcomeOf(resp, err), time.Since(start))
 
 		// Transport failure: retry only when the request is idempotent.
+		// An Auth that failed for another reason than a transport failure
+		// of its token request (the vendor rejected the credentials) is
+		// never retried: each failed login counts toward the vendor's
+		// lockout, Wazuh's for one.
 		if err != nil {
 			lastErr = err
-			if !req.Idempotent || ctx.Err() != nil || attempt == attempts {
+			if !req.Idempotent || ctx.Err() != nil || attempt == attempts || isCredentialRejection(err) {
 				break
 			}
 			c.logger.Warn("vendor call failed, retrying", "vendor", c.cfg.Vendor, "op", req.Op, "attempt", attempt, "error", c.redactString(err.Error()))
@@ -184,7 +191,7 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 		}
 
 		if until, ok := rateLimitReset(resp.Header, time.Now()); ok {
-			c.budget.Park(until)
+			c.budget.Park(c.capTime(until))
 		}
 
 		switch {
@@ -230,11 +237,12 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 func (c *Client) throttleWait(resp *Response, attempt int) time.Duration {
 	now := time.Now()
 	if wait, ok := RetryAfter(resp.Header, now); ok {
+		wait = c.capWait(wait)
 		c.budget.Park(now.Add(wait))
 		return wait
 	}
 	if until, ok := rateLimitReset(resp.Header, now); ok {
-		return until.Sub(now)
+		return c.capWait(until.Sub(now))
 	}
 	wait := c.cfg.ThrottleWait
 	if wait <= 0 {
@@ -243,7 +251,7 @@ func (c *Client) throttleWait(resp *Response, attempt int) time.Duration {
 	for i := 1; i < attempt && wait < MaxRetryAfter; i++ {
 		wait *= 2
 	}
-	wait = min(wait, MaxRetryAfter)
+	wait = c.capWait(wait)
 	if isWazuhThrottle(resp.Body) {
 		c.budget.Park(now.Add(wait))
 	}
@@ -254,6 +262,9 @@ func (c *Client) throttleWait(resp *Response, attempt int) time.Duration {
 // can invalidate the credential it carried.
 func (c *Client) once(ctx context.Context, req Request) (*Response, *http.Request, error) {
 	timeout := c.cfg.Timeout
+	if timeout <= 0 {
+		timeout = c.defaultTimeout
+	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
@@ -279,7 +290,7 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, *http.Reques
 	}
 	if c.cfg.Auth != nil {
 		if err := c.cfg.Auth.Authorize(ctx, hreq); err != nil {
-			return nil, nil, &Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), Err: fmt.Errorf("authorize: %w", err)}
+			return nil, nil, &Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), Err: &authorizeError{err: err}}
 		}
 	}
 
@@ -294,6 +305,39 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, *http.Reques
 		return nil, hreq, &Error{Op: req.Op, Timeout: isTimeout(err), Err: fmt.Errorf("read response: %w", err)}
 	}
 	return &Response{Status: hresp.StatusCode, Header: hresp.Header, Body: data}, hreq, nil
+}
+
+// authorizeError is an Auth.Authorize failure. Its text is the Auth's own
+// message, which already names the vendor and the login step.
+type authorizeError struct{ err error }
+
+func (e *authorizeError) Error() string { return e.err.Error() }
+func (e *authorizeError) Unwrap() error { return e.err }
+
+// isCredentialRejection reports whether err is an Authorize failure other
+// than a transport failure of the token request (a *Error in its chain) or
+// a timeout.
+func isCredentialRejection(err error) bool {
+	var ae *authorizeError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	var transport *Error
+	return !errors.As(ae.err, &transport) && !errors.Is(ae.err, context.DeadlineExceeded)
+}
+
+// capWait caps a vendor-requested wait at the pool's MaxRetryAfter.
+func (c *Client) capWait(d time.Duration) time.Duration {
+	if c.maxWait > 0 && d > c.maxWait {
+		return c.maxWait
+	}
+	return min(d, MaxRetryAfter)
+}
+
+// capTime caps a vendor-given end of wait the same way.
+func (c *Client) capTime(t time.Time) time.Time {
+	now := time.Now()
+	return now.Add(c.capWait(t.Sub(now)))
 }
 
 func isTimeout(err error) bool {
@@ -318,6 +362,11 @@ func (c *Client) redact(err error) error {
 	if err == nil {
 		return nil
 	}
+	// An error without a secret keeps its chain, so that a connector can
+	// still map, for example, its own credential rejection.
+	if c.redactString(err.Error()) == err.Error() {
+		return err
+	}
 	var ve *Error
 	if errors.As(err, &ve) {
 		return &Error{Op: ve.Op, Timeout: ve.Timeout, Err: errors.New(c.redactString(ve.Err.Error()))}
@@ -327,7 +376,10 @@ func (c *Client) redact(err error) error {
 
 func (c *Client) redactString(s string) string {
 	for _, secret := range c.cfg.Secrets {
-		if secret == "" {
+		// A secret equal to the vendor's name (a Wazuh password "wazuh")
+		// is left alone: the name is in nearly every message, so replacing
+		// it would reveal the secret instead of hiding it.
+		if secret == "" || strings.EqualFold(secret, c.cfg.Vendor) {
 			continue
 		}
 		s = strings.ReplaceAll(s, secret, "[REDACTED]")

@@ -2,9 +2,11 @@ package vendorhttp
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,16 +19,22 @@ type Limit struct {
 	Per   time.Duration
 }
 
-// Budget is the rate budget of one company's integration: a token bucket per
-// Limit, each of size Count refilled at Count/Per per second. A request waits
-// for a token of every bucket, so a burst from one company waits on its own
-// budget and never spends another company's.
+// Budget is the rate budget of one company's integration. Each Limit is a
+// sliding window that allows at most Count calls in any span of Per, behind
+// a token bucket refilled at Count/Per per second that holds a tenth of
+// Count. The window keeps the vendor's limit; the bucket spreads the calls
+// over the window, so that a long burst does not spend the whole window at
+// once and leave the next calls waiting for up to Per. Above maxWindowCount
+// a Limit is the token bucket alone, of size Count. A request waits for
+// every limit, so a burst from one company waits on its own budget and
+// never spends another company's.
 //
 // A vendor can also report that its own budget is spent (Cisco's
 // X-RateLimit-Remaining: 0, Wazuh's error 6001). Park then holds every
 // request of the integration until the vendor's budget renews.
 type Budget struct {
-	limiters []*rate.Limiter
+	limits   []Limit // as given to NewBudget
+	limiters []waiter
 
 	mu          sync.Mutex // guards parkedUntil
 	parkedUntil time.Time
@@ -36,15 +44,26 @@ type Budget struct {
 
 // NewBudget returns a budget enforcing every limit.
 func NewBudget(limits []Limit) *Budget {
-	b := &Budget{sleep: sleepCtx}
+	b := &Budget{limits: append([]Limit(nil), limits...), sleep: sleepCtx}
 	for _, l := range limits {
 		if l.Count <= 0 || l.Per <= 0 {
 			continue
 		}
 		every := l.Per / time.Duration(l.Count)
+		if l.Count <= maxWindowCount {
+			b.limiters = append(b.limiters,
+				rate.NewLimiter(rate.Every(every), max(1, l.Count/10)),
+				newSlidingWindow(l.Count, l.Per))
+			continue
+		}
 		b.limiters = append(b.limiters, rate.NewLimiter(rate.Every(every), l.Count))
 	}
 	return b
+}
+
+// waiter is one limit of a budget.
+type waiter interface {
+	Wait(ctx context.Context) error
 }
 
 // Park holds every request until t.
@@ -69,10 +88,33 @@ func (b *Budget) Wait(ctx context.Context) error {
 	}
 	for _, l := range b.limiters {
 		if err := l.Wait(ctx); err != nil {
-			return err
+			return asDeadline(ctx, err)
 		}
 	}
 	return nil
+}
+
+// asDeadline makes a limiter's refusal to wait past ctx's deadline match
+// context.DeadlineExceeded. x/time/rate returns that refusal at once, before
+// the deadline, with an error that wraps nothing, so callers would take an
+// out-of-time request for a failure of the vendor.
+func asDeadline(ctx context.Context, err error) error {
+	if _, hasDeadline := ctx.Deadline(); hasDeadline && ctx.Err() == nil {
+		return fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
+	}
+	return err
+}
+
+// Options tune every client of a pool. Zero fields keep the defaults.
+type Options struct {
+	// Timeout bounds one attempt of a client whose Config.Timeout is zero.
+	// Zero means DefaultTimeout.
+	Timeout time.Duration
+
+	// MaxRetryAfter caps the wait that a Retry-After or rate limit header
+	// asks for, below the package's MaxRetryAfter. Zero means
+	// MaxRetryAfter. Tests lower it so that an absurd header costs seconds.
+	MaxRetryAfter time.Duration
 }
 
 // Pool hands out clients and keeps one rate budget per company and
@@ -80,34 +122,53 @@ func (b *Budget) Wait(ctx context.Context) error {
 type Pool struct {
 	logger    *slog.Logger
 	transport http.RoundTripper
+	opts      Options
 
 	mu       sync.Mutex
 	budgets  map[string]*Budget  // guarded by mu; key: company "/" integration
 	breakers map[string]*breaker // guarded by mu; same key
 }
 
+// maxConnsPerHost bounds the connections to one vendor host, for all
+// companies together; a call beyond it waits for a free connection. Without
+// the bound, 1,000 concurrent actions opened 1,000 connections to the vendor,
+// each with its buffers and two goroutines, and closed most of them again
+// after one call, because only the idle ones up to the same number are kept.
+const maxConnsPerHost = 128
+
 // NewPool returns a pool sharing one connection-pooling transport.
-func NewPool(logger *slog.Logger) *Pool {
+func NewPool(logger *slog.Logger) *Pool { return NewPoolWithOptions(logger, Options{}) }
+
+// NewPoolWithOptions returns a pool whose clients take opts.
+func NewPoolWithOptions(logger *slog.Logger, opts Options) *Pool {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	transport := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          200,
-		MaxIdleConnsPerHost:   32,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   maxConnsPerHost,
+		MaxConnsPerHost:       maxConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
 	}
-	return &Pool{logger: logger, transport: transport, budgets: map[string]*Budget{}, breakers: map[string]*breaker{}}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxRetryAfter <= 0 || opts.MaxRetryAfter > MaxRetryAfter {
+		opts.MaxRetryAfter = MaxRetryAfter
+	}
+	return &Pool{logger: logger, transport: transport, opts: opts, budgets: map[string]*Budget{}, breakers: map[string]*breaker{}}
 }
 
 // Client returns a client for one company's integration. Clients with the
 // same company and integration share one rate budget and one circuit
-// breaker; the settings of the first call win. Empty Config.Limits select
-// DefaultLimits(cfg.Vendor).
+// breaker; the settings of the first call win, except that a call with other
+// Limits starts a new budget (the operator changed the integration's rate
+// settings). Empty Config.Limits select DefaultLimits(cfg.Vendor).
 func (p *Pool) Client(company, integration string, cfg Config) *Client {
 	key := company + "/" + integration
 	if len(cfg.Limits) == 0 {
@@ -116,7 +177,8 @@ func (p *Pool) Client(company, integration string, cfg Config) *Client {
 
 	p.mu.Lock()
 	budget, ok := p.budgets[key]
-	if !ok {
+	if !ok || !slices.Equal(budget.limits, cfg.Limits) {
+		// A new integration, or its rate settings changed.
 		budget = NewBudget(cfg.Limits)
 		p.budgets[key] = budget
 	}
@@ -140,6 +202,9 @@ func (p *Pool) Client(company, integration string, cfg Config) *Client {
 		breaker: brk,
 		logger:  p.logger.With("company", company, "integration", integration),
 		sleep:   sleepCtx,
+
+		defaultTimeout: p.opts.Timeout,
+		maxWait:        p.opts.MaxRetryAfter,
 	}
 }
 

@@ -13,7 +13,8 @@ type TokenFunc func(ctx context.Context) (token string, expiry time.Time, err er
 // TokenAuth is an Auth that sends "Authorization: Bearer <token>" and caches
 // the token until RenewBefore ahead of its expiry. Concurrent requests that
 // find no valid token wait for a single fetch, so a burst causes exactly one
-// renewal.
+// renewal. A waiting request gives up when its own context ends, even while
+// the fetch it waits for is still running.
 type TokenAuth struct {
 	Fetch TokenFunc
 
@@ -21,9 +22,10 @@ type TokenAuth struct {
 	// one minute.
 	RenewBefore time.Duration
 
-	mu     sync.Mutex // guards token and expiry, and serialises fetches
-	token  string
-	expiry time.Time
+	mu       sync.Mutex    // guards token, expiry and fetching
+	token    string        // guarded by mu
+	expiry   time.Time     // guarded by mu
+	fetching chan struct{} // guarded by mu; closed when the running fetch ends, nil when none runs
 }
 
 // Authorize sets the Authorization header, fetching a token when needed.
@@ -36,24 +38,54 @@ func (a *TokenAuth) Authorize(ctx context.Context, req *http.Request) error {
 	return nil
 }
 
-// Token returns the cached token, or fetches a new one.
+// Token returns the cached token, or fetches a new one. When another call
+// is fetching, it waits for that fetch or for ctx to end, whichever comes
+// first; after a failed fetch the next caller fetches again.
 func (a *TokenAuth) Token(ctx context.Context) (string, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-
 	renewBefore := a.RenewBefore
 	if renewBefore <= 0 {
 		renewBefore = time.Minute
 	}
-	if a.token != "" && time.Until(a.expiry) > renewBefore {
-		return a.token, nil
-	}
 
+	for {
+		a.mu.Lock()
+		if a.token != "" && time.Until(a.expiry) > renewBefore {
+			token := a.token
+			a.mu.Unlock()
+			return token, nil
+		}
+		wait := a.fetching
+		if wait == nil {
+			done := make(chan struct{})
+			a.fetching = done
+			a.mu.Unlock()
+			return a.fetch(ctx, done)
+		}
+		a.mu.Unlock()
+
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+// fetch runs Fetch, stores its token and then closes done.
+func (a *TokenAuth) fetch(ctx context.Context, done chan struct{}) (string, error) {
 	token, expiry, err := a.Fetch(ctx)
+
+	a.mu.Lock()
+	if err == nil {
+		a.token, a.expiry = token, expiry
+	}
+	a.fetching = nil
+	a.mu.Unlock()
+	close(done)
+
 	if err != nil {
 		return "", err
 	}
-	a.token, a.expiry = token, expiry
 	return token, nil
 }
 

@@ -47,6 +47,12 @@ type Factory struct {
 	// Check performs the vendor's cheapest authenticated read, for
 	// "smartpt integration test".
 	Check func(cfg Config, deps Deps) error
+
+	// Validate, when set, checks at save time what the Required flags
+	// cannot express, such as "one of two credentials". Secrets may still
+	// be references (env:NAME, file:PATH, ...), so it checks presence, not
+	// their values.
+	Validate func(settings, secrets map[string]string) error
 }
 
 var (
@@ -54,8 +60,9 @@ var (
 	registry   = map[Kind]Factory{}
 )
 
-// Register adds a factory. It panics on a duplicate kind, because two
-// packages claiming one kind is a programming error found at start.
+// Register adds a factory, with RateSettings appended to its Settings. It
+// panics on a duplicate kind, because two packages claiming one kind is a
+// programming error found at start.
 func Register(f Factory) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
@@ -63,6 +70,7 @@ func Register(f Factory) {
 	if _, dup := registry[f.Kind]; dup {
 		panic(fmt.Sprintf("vendor: kind %q registered twice", f.Kind))
 	}
+	f.Settings = withRateSettings(f.Settings)
 	registry[f.Kind] = f
 }
 

@@ -211,6 +211,10 @@ type UserOutcome struct {
 	// audit trail (for a block: disable the account, then revoke sessions).
 	Steps []Step
 
+	// AlreadyInState is set when a block found the account already
+	// disabled, or an unblock found it already enabled.
+	AlreadyInState bool
+
 	Warnings []string
 	Raw      json.RawMessage
 }

@@ -64,11 +64,15 @@ func New(cfg vendor.Config, deps vendor.Deps) (*Client, error) {
 	if logger == nil {
 		logger = slog.Default().With("vendor", string(vendor.KindCisco), "company", cfg.CompanyID)
 	}
+	limits, err := vendor.RateLimits(cfg, []vendorhttp.Limit{{Count: HourlyLimit, Per: time.Hour}})
+	if err != nil {
+		return nil, misconfigured(err.Error())
+	}
 	credentials := base64.StdEncoding.EncodeToString([]byte(opts.clientID + ":" + opts.apiKey))
 	httpClient := pool.Client(cfg.CompanyID, string(cfg.Service)+"/"+string(vendor.KindCisco), vendorhttp.Config{
 		Vendor:  string(vendor.KindCisco),
 		BaseURL: opts.baseURL,
-		Limits:  []vendorhttp.Limit{{Count: HourlyLimit, Per: time.Hour}},
+		Limits:  limits,
 		TLS:     opts.tls,
 		Secrets: []string{opts.apiKey, credentials},
 	})

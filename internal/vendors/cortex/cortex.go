@@ -57,9 +57,14 @@ func New(cfg vendor.Config, deps vendor.Deps) (*Client, error) {
 		logger = slog.Default().With("vendor", string(vendor.KindCortex), "company", cfg.CompanyID)
 	}
 
+	limits, err := vendor.RateLimits(cfg, vendorhttp.DefaultLimits(string(vendor.KindCortex)))
+	if err != nil {
+		return nil, misconfigured(err.Error())
+	}
 	httpClient := pool.Client(cfg.CompanyID, string(cfg.Service)+"/"+string(vendor.KindCortex), vendorhttp.Config{
 		Vendor:  string(vendor.KindCortex),
 		BaseURL: opts.baseURL,
+		Limits:  limits,
 		Auth:    &keyAuth{keyID: opts.keyID, apiKey: opts.apiKey, advanced: opts.advanced, now: time.Now},
 		TLS:     opts.tls,
 		Secrets: []string{opts.apiKey},

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartpt/smartpt/internal/vendorhttp"
 	"github.com/smartpt/smartpt/internal/vendors"
 	"github.com/smartpt/smartpt/internal/vendors/mslogin"
-	"github.com/smartpt/smartpt/internal/vendorhttp"
 )
 
 // MachineAction is a Defender machine action ("MachineAction resource

@@ -12,9 +12,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/smartpt/smartpt/internal/vendorhttp"
 	"github.com/smartpt/smartpt/internal/vendors"
 	"github.com/smartpt/smartpt/internal/vendors/mslogin"
-	"github.com/smartpt/smartpt/internal/vendorhttp"
 )
 
 // Settings specific to Defender.
@@ -32,6 +32,7 @@ func init() {
 	vendor.Register(vendor.Factory{
 		Kind:     vendor.KindDefender,
 		Services: []vendor.Service{vendor.ServiceDefender},
+		Validate: mslogin.RequireOneCredential,
 		Settings: append(append([]vendor.Setting{}, mslogin.CommonSettings...),
 			vendor.Setting{Name: SettingRegion, Help: "regional API host of the global cloud: us, eu, uk, au, swa, ina or aea; empty means api.security.microsoft.com"},
 			vendor.Setting{Name: SettingAPIURL, Help: "Defender for Endpoint API base URL without /api; overrides cloud and region"}),
@@ -103,6 +104,10 @@ func New(cfg vendor.Config, deps vendor.Deps) (*Client, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	limits, err := vendor.RateLimits(cfg, Limits)
+	if err != nil {
+		return nil, mslogin.Misconfigured(vendor.KindDefender, err)
+	}
 	auth := mslogin.NewTokenAuth(cfg, deps, vendor.KindDefender, login, creds, cloud.DefenderScope, tlsConfig)
 	base := api + "/api"
 	client := deps.HTTP.Client(cfg.CompanyID, string(cfg.Service)+"/"+string(vendor.KindDefender), vendorhttp.Config{
@@ -110,7 +115,7 @@ func New(cfg vendor.Config, deps vendor.Deps) (*Client, error) {
 		BaseURL: base,
 		Auth:    auth,
 		TLS:     tlsConfig,
-		Limits:  Limits,
+		Limits:  limits,
 		Secrets: []string{creds.ClientSecret},
 	})
 	return &Client{

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/smartpt/smartpt/internal/simharness"
+	"github.com/smartpt/smartpt/internal/vendorhttp"
 	"github.com/smartpt/smartpt/internal/vendors"
 	"github.com/smartpt/smartpt/internal/vendors/defender"
 	"github.com/smartpt/smartpt/internal/vendors/defender/defendersim"
-	"github.com/smartpt/smartpt/internal/vendorhttp"
 )
 
 const shortDelay = 300 * time.Millisecond

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartpt/smartpt/internal/vendorhttp"
 	"github.com/smartpt/smartpt/internal/vendors"
 	"github.com/smartpt/smartpt/internal/vendors/mslogin"
-	"github.com/smartpt/smartpt/internal/vendorhttp"
 )
 
 // Machine is the part of a Defender machine entity the client reads

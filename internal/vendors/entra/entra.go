@@ -14,9 +14,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/smartpt/smartpt/internal/vendorhttp"
 	"github.com/smartpt/smartpt/internal/vendors"
 	"github.com/smartpt/smartpt/internal/vendors/mslogin"
-	"github.com/smartpt/smartpt/internal/vendorhttp"
 )
 
 // SettingGraphURL overrides the Graph host of the cloud preset.
@@ -26,6 +26,7 @@ func init() {
 	vendor.Register(vendor.Factory{
 		Kind:     vendor.KindEntra,
 		Services: []vendor.Service{vendor.ServiceAzureAD},
+		Validate: mslogin.RequireOneCredential,
 		Settings: append(append([]vendor.Setting{}, mslogin.CommonSettings...),
 			vendor.Setting{Name: SettingGraphURL, Help: "Microsoft Graph base URL without /v1.0; overrides the cloud preset"}),
 		NewDirectory: func(cfg vendor.Config, deps vendor.Deps) (vendor.Directory, error) {
@@ -88,6 +89,10 @@ func New(cfg vendor.Config, deps vendor.Deps) (*Client, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	limits, err := vendor.RateLimits(cfg, vendorhttp.DefaultLimits(string(vendor.KindEntra)))
+	if err != nil {
+		return nil, mslogin.Misconfigured(vendor.KindEntra, err)
+	}
 	auth := mslogin.NewTokenAuth(cfg, deps, vendor.KindEntra, login, creds, scope, tlsConfig)
 	base := graph + "/v1.0"
 	client := deps.HTTP.Client(cfg.CompanyID, string(cfg.Service)+"/"+string(vendor.KindEntra), vendorhttp.Config{
@@ -96,9 +101,11 @@ func New(cfg vendor.Config, deps vendor.Deps) (*Client, error) {
 		Auth:    auth,
 		TLS:     tlsConfig,
 		Secrets: []string{creds.ClientSecret},
-		// NOTE: Graph publishes no fixed per-tenant number for the user
-		// and audit-log APIs ("Microsoft Graph throttling guidance"); the
-		// client relies on 429 with Retry-After instead of a local budget.
+		// Graph publishes no fixed per-tenant number for the user and
+		// audit-log APIs ("Microsoft Graph throttling guidance"): without
+		// requests_per_minute or requests_per_hour there is no local
+		// budget, and the client relies on 429 with Retry-After.
+		Limits: limits,
 	})
 	return &Client{
 		graph:     client,

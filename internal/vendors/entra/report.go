@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/smartpt/smartpt/internal/vendorhttp"
 	"github.com/smartpt/smartpt/internal/vendors"
 	"github.com/smartpt/smartpt/internal/vendors/entra/report"
 	"github.com/smartpt/smartpt/internal/vendors/mslogin"
-	"github.com/smartpt/smartpt/internal/vendorhttp"
 )
 
 // Report limits.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/smartpt/smartpt/internal/vendors/mslogin"
@@ -31,8 +30,8 @@ const (
 const upnPunctuation = "'.-_!#^~$+"
 
 // ValidateUPN returns an error naming the problem when upn cannot be a
-// user principal name. It accepts local@domain, guest UPNs with #EXT#, the
-// characters ' $ + and non-ASCII letters. It rejects control and format
+// user principal name. It accepts local@domain, guest UPNs with #EXT# and
+// the characters ' $ +. It rejects non-ASCII letters, control and format
 // characters, white space, / \ ? & % " and other characters that cannot
 // belong to a UPN.
 func ValidateUPN(upn string) error {
@@ -77,7 +76,7 @@ func validateLocal(local string, guest bool) error {
 		return fmt.Errorf("the part before @ must not contain two periods in a row")
 	}
 	for _, r := range local {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) {
+		if isASCIILetterOrDigit(r) {
 			continue
 		}
 		if r < utf8.RuneSelf && strings.ContainsRune(upnPunctuation, r) {
@@ -101,7 +100,7 @@ func validateDomain(domain string) error {
 			return fmt.Errorf("the domain %q after @ has an empty label or a label that starts or ends with a hyphen", domain)
 		}
 		for _, r := range label {
-			if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || unicode.Is(unicode.Mn, r)) {
+			if !(isASCIILetterOrDigit(r) || r == '-') {
 				return fmt.Errorf("character %q cannot appear in the domain after @", r)
 			}
 		}
@@ -124,4 +123,13 @@ func userPath(upn string) string {
 		return "/users(" + url.PathEscape(mslogin.QuoteString(upn)) + ")"
 	}
 	return "/users/" + url.PathEscape(upn)
+}
+
+// isASCIILetterOrDigit reports whether r is A-Z, a-z or 0-9. Microsoft
+// Entra ID allows no other letters in a user principal name ("Password
+// policies and account restrictions in Microsoft Entra ID", Username
+// policies), so a look-alike such as a Cyrillic "о" is rejected before it
+// reaches Graph.
+func isASCIILetterOrDigit(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 }

@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/smartpt/smartpt/internal/vendorhttp"
 	"github.com/smartpt/smartpt/internal/vendors"
 	"github.com/smartpt/smartpt/internal/vendors/mslogin"
-	"github.com/smartpt/smartpt/internal/vendorhttp"
 )
 
 // Step names recorded in UserOutcome.Steps and the audit trail.
@@ -63,11 +63,19 @@ func (c *Client) Block(ctx context.Context, upn string, opts vendor.Options) (ve
 		return vendor.UserOutcome{}, err
 	}
 
-	if err := c.setEnabled(ctx, upn, false); err != nil {
-		return vendor.UserOutcome{}, err
+	// An account already disabled needs no PATCH, but its sessions are
+	// still revoked: a token issued before the disable may still be valid.
+	var out vendor.UserOutcome
+	if before.AccountEnabled != nil && !*before.AccountEnabled {
+		out.AlreadyInState = true
+		c.logger.Info("user account already disabled; revoking its sessions", "action_id", opts.ActionID, "upn", upn)
+	} else {
+		if err := c.setEnabled(ctx, upn, false); err != nil {
+			return vendor.UserOutcome{}, err
+		}
+		out.Steps = append(out.Steps, vendor.Step{Name: StepDisable, Succeeded: true})
+		c.logger.Info("user account disabled", "action_id", opts.ActionID, "upn", upn)
 	}
-	out := vendor.UserOutcome{Steps: []vendor.Step{{Name: StepDisable, Succeeded: true}}}
-	c.logger.Info("user account disabled", "action_id", opts.ActionID, "upn", upn)
 
 	revokeBody, revokeErr := c.revokeSessions(ctx, upn)
 	if revokeErr != nil {
@@ -99,18 +107,21 @@ func (c *Client) Unblock(ctx context.Context, upn string, opts vendor.Options) (
 	if err != nil {
 		return vendor.UserOutcome{}, err
 	}
+	user := before.toUser()
+	user.AccountEnabled = true
+	out := vendor.UserOutcome{User: user, Raw: rawResult(map[string]any{"accountEnabled": true})}
+	if before.AccountEnabled != nil && *before.AccountEnabled {
+		out.AlreadyInState = true
+		c.logger.Info("user account already enabled; nothing to change", "action_id", opts.ActionID, "upn", upn)
+		return out, nil
+	}
+
 	if err := c.setEnabled(ctx, upn, true); err != nil {
 		return vendor.UserOutcome{}, err
 	}
 	c.logger.Info("user account enabled", "action_id", opts.ActionID, "upn", upn)
-
-	user := before.toUser()
-	user.AccountEnabled = true
-	return vendor.UserOutcome{
-		User:  user,
-		Steps: []vendor.Step{{Name: StepEnable, Succeeded: true}},
-		Raw:   rawResult(map[string]any{"accountEnabled": true}),
-	}, nil
+	out.Steps = []vendor.Step{{Name: StepEnable, Succeeded: true}}
+	return out, nil
 }
 
 // Status reads the account state, sessions valid-from time and last

@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/smartpt/smartpt/internal/vendors"
 	"github.com/smartpt/smartpt/internal/vendorhttp"
+	"github.com/smartpt/smartpt/internal/vendors"
 )
 
 // ErrorBody is the JSON error envelope shared by Microsoft Graph

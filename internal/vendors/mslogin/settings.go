@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/smartpt/smartpt/internal/vendors"
 	"github.com/smartpt/smartpt/internal/vendorhttp"
+	"github.com/smartpt/smartpt/internal/vendors"
 )
 
 // Setting names shared by the Entra and Defender integrations.
@@ -31,6 +31,20 @@ var CommonSettings = []vendor.Setting{
 	{Name: SettingCloud, Help: "cloud preset: global (default), gcc or usgov (GCC High and DoD)"},
 	{Name: SettingLoginURL, Help: "Microsoft identity platform base URL; overrides the cloud preset"},
 	{Name: SettingCAPEM, Help: "PEM of an extra CA to trust, for a TLS-inspecting proxy or a simulator"},
+}
+
+// RequireOneCredential is the Factory.Validate of the Microsoft kinds: an
+// app registration authenticates with client_secret or client_certificate,
+// and exactly one of them must be stored.
+func RequireOneCredential(settings, secrets map[string]string) error {
+	hasSecret, hasCert := secrets[SettingClientSecret] != "", secrets[SettingCertificate] != ""
+	switch {
+	case !hasSecret && !hasCert:
+		return fmt.Errorf("missing credential: pass --secret %s=VALUE or --secret %s=PEM of the app registration", SettingClientSecret, SettingCertificate)
+	case hasSecret && hasCert:
+		return fmt.Errorf("%s and %s are both given: keep one", SettingClientSecret, SettingCertificate)
+	}
+	return nil
 }
 
 // CredentialsOf reads the tenant, client id, and secret or certificate of

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/smartpt/smartpt/internal/vendors"
 	"github.com/smartpt/smartpt/internal/vendorhttp"
+	"github.com/smartpt/smartpt/internal/vendors"
 )
 
 // Credentials identify an application registration in a Microsoft Entra

@@ -17,12 +17,13 @@ const (
 )
 
 // Resolve returns the endpoint for an IP address (or an allowed CIDR
-// network) with its quarantine state. A host name cannot be resolved,
-// because a firewall keeps no host inventory.
+// network) with its quarantine state. A host name is rejected as invalid
+// input (400), because a firewall keeps no host inventory and the caller
+// can correct the request by sending the IP address.
 func (c *Client) Resolve(ctx context.Context, target vendor.Target) ([]vendor.Endpoint, error) {
 	const op = "find endpoint"
 	if target.Kind == vendor.TargetHostname {
-		return nil, &vendor.Error{Kind: vendor.ErrUnsupported, Vendor: vendor.KindPANOS, Op: op,
+		return nil, &vendor.Error{Kind: vendor.ErrInvalid, Vendor: vendor.KindPANOS, Op: op,
 			Detail: fmt.Sprintf("PAN-OS quarantines IP addresses and keeps no host inventory, so host name %q cannot be looked up: send the endpoint's IP address", target.Value)}
 	}
 	ip, err := ParseTarget(target.Value, c.opts.allowCIDR)

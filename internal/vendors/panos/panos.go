@@ -11,6 +11,8 @@ package panos
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -30,8 +32,23 @@ func init() {
 		NewContainment: func(cfg vendor.Config, deps vendor.Deps) (vendor.Containment, error) {
 			return New(cfg, deps)
 		},
-		Check: check,
+		Validate: requireCredentials,
+		Check:    check,
 	})
+}
+
+// requireCredentials checks at save time that the integration can
+// authenticate: an API key, or a user name and password for keygen.
+func requireCredentials(_, secrets map[string]string) error {
+	hasKey := secrets[SecretAPIKey] != ""
+	hasLogin := secrets[SecretUsername] != "" && secrets[SecretPassword] != ""
+	switch {
+	case hasKey && hasLogin:
+		return fmt.Errorf("%s and %s/%s are both given: keep one", SecretAPIKey, SecretUsername, SecretPassword)
+	case !hasKey && !hasLogin:
+		return fmt.Errorf("missing credential: pass --secret %s=KEY, or --secret %s=USER and --secret %s=PASSWORD for keygen", SecretAPIKey, SecretUsername, SecretPassword)
+	}
+	return nil
 }
 
 // apiPath is the XML API endpoint on the management interface.
@@ -46,6 +63,10 @@ type Client struct {
 
 	mu  sync.Mutex // guards key
 	key string     // the API key in use: the api_key secret or a keygen result
+
+	// keygenSlot holds one token while a keygen runs, so that concurrent
+	// calls cause one keygen and each waiter still honours its context.
+	keygenSlot chan struct{}
 }
 
 var _ vendor.Containment = (*Client)(nil)
@@ -67,17 +88,23 @@ func New(cfg vendor.Config, deps vendor.Deps) (*Client, error) {
 	if logger == nil {
 		logger = slog.Default().With("vendor", string(vendor.KindPANOS), "company", cfg.CompanyID)
 	}
+	limits, err := vendor.RateLimits(cfg, vendorhttp.DefaultLimits(string(vendor.KindPANOS)))
+	if err != nil {
+		return nil, misconfigured(err.Error())
+	}
 	httpClient := pool.Client(cfg.CompanyID, string(cfg.Service)+"/"+string(vendor.KindPANOS), vendorhttp.Config{
 		Vendor:  string(vendor.KindPANOS),
 		BaseURL: opts.baseURL,
+		Limits:  limits,
 		TLS:     opts.tls,
 		Secrets: []string{opts.apiKey, opts.password},
 	})
 	return &Client{
-		http:   httpClient,
-		opts:   opts,
-		logger: logger,
-		key:    opts.apiKey,
+		http:       httpClient,
+		opts:       opts,
+		logger:     logger,
+		key:        opts.apiKey,
+		keygenSlot: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -109,17 +136,37 @@ func (c *Client) IsID(s string) bool {
 // apiKey returns the key in use, running keygen first when the integration
 // has a username and password and no key yet.
 func (c *Client) apiKey(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.key != "" {
-		return c.key, nil
+	if key := c.currentKey(); key != "" {
+		return key, nil
+	}
+
+	// Wait for the keygen slot, or give up when the caller does.
+	select {
+	case c.keygenSlot <- struct{}{}:
+	case <-ctx.Done():
+		err := &vendorhttp.Error{Op: "generate API key", Timeout: errors.Is(ctx.Err(), context.DeadlineExceeded), Err: ctx.Err()}
+		return "", vendor.FromTransport(vendor.KindPANOS, "generate API key", err)
+	}
+	defer func() { <-c.keygenSlot }()
+
+	// Another caller may have finished a keygen while this one waited.
+	if key := c.currentKey(); key != "" {
+		return key, nil
 	}
 	key, err := c.keygen(ctx)
 	if err != nil {
 		return "", err
 	}
+	c.mu.Lock()
 	c.key = key
+	c.mu.Unlock()
 	return key, nil
+}
+
+func (c *Client) currentKey() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.key
 }
 
 // dropKey discards a keygen result after PAN-OS rejected it, so the next
@@ -160,7 +207,7 @@ func (c *Client) keygen(ctx context.Context) (string, error) {
 		return "", verr
 	}
 	if parsed.Result == nil || strings.TrimSpace(parsed.Result.Key) == "" {
-		return "", &vendor.Error{Kind: vendor.ErrUnavailable, Vendor: vendor.KindPANOS, Op: op, Status: resp.Status, Detail: "keygen answered success without a key"}
+		return "", &vendor.Error{Kind: vendor.ErrUnavailable, Vendor: vendor.KindPANOS, Op: op, Status: resp.Status, Detail: "keygen returned status success without a key"}
 	}
 	return strings.TrimSpace(parsed.Result.Key), nil
 }
@@ -275,7 +322,7 @@ func responseError(op string, httpStatus int, r *Response) *vendor.Error {
 		e.Detail = "unknown command: the PAN-OS version may not support it (" + e.Detail + ")"
 	}
 	if e.Detail == "" {
-		e.Detail = "PAN-OS answered status error"
+		e.Detail = "PAN-OS returned status error without a message"
 	}
 	return e
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -202,11 +203,11 @@ func TestTargets(t *testing.T) {
 		}
 	})
 
-	t.Run("host name unsupported", func(t *testing.T) {
+	t.Run("host name invalid", func(t *testing.T) {
 		f := startSim(t, false)
 		c := newClient(t, f, nil, passwordSecrets())
 		_, err := c.Resolve(ctx, vendor.Target{Kind: vendor.TargetHostname, Value: "demo-host-01"})
-		ve := wantKind(t, err, vendor.ErrUnsupported)
+		ve := wantKind(t, err, vendor.ErrInvalid)
 		if !strings.Contains(ve.Detail, "IP address") {
 			t.Errorf("detail = %q, want it to ask for an IP address", ve.Detail)
 		}
@@ -362,6 +363,24 @@ func TestAuthentication(t *testing.T) {
 		f.sim.RevokeKeys()
 		if _, err := c.Status(ctx, ep); err != nil {
 			t.Fatalf("Status after key revocation: %v", err)
+		}
+	})
+	t.Run("concurrent calls share one keygen", func(t *testing.T) {
+		f := startSim(t, false)
+		c := newClient(t, f, nil, passwordSecrets())
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := c.Status(ctx, ep); err != nil {
+					t.Errorf("Status: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := f.sim.Calls("keygen"); got != 1 {
+			t.Errorf("keygen requests = %d, want 1", got)
 		}
 	})
 	t.Run("configured key not renewed", func(t *testing.T) {
@@ -576,5 +595,46 @@ func TestPlanHasNoKey(t *testing.T) {
 		if strings.Contains(string(call.Body), testAPIKey) || strings.Contains(call.URL, testAPIKey) {
 			t.Errorf("planned call %+v contains the API key", call)
 		}
+	}
+}
+
+func TestStalledFirewallHonoursContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn) // accepted, never read or written
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+
+	f := startSim(t, false)
+	f.url = "https://" + ln.Addr().String()
+	c := newClient(t, f, nil, passwordSecrets())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = c.Status(ctx, vendor.Endpoint{AgentID: "10.20.0.14"})
+	wantKind(t, err, vendor.ErrTimeout)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Status returned after %s, want about 300 ms", took)
 	}
 }

@@ -62,10 +62,14 @@ func New(cfg vendor.Config, deps vendor.Deps) (*Client, error) {
 		pool = vendorhttp.NewPool(logger)
 	}
 
+	limits, err := vendor.RateLimits(cfg, []vendorhttp.Limit{{Count: RequestsPerMinute, Per: time.Minute}})
+	if err != nil {
+		return nil, misconfigured(err.Error())
+	}
 	base := vendorhttp.Config{
 		Vendor:  string(vendor.KindWazuh),
 		BaseURL: opts.baseURL,
-		Limits:  []vendorhttp.Limit{{Count: RequestsPerMinute, Per: time.Minute}},
+		Limits:  limits,
 		TLS:     opts.tls,
 		Secrets: []string{opts.password},
 	}

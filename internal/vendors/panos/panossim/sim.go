@@ -96,7 +96,8 @@ func (s *Server) FailNext(requestType string, f Fault) {
 	s.faults[requestType] = append(s.faults[requestType], f)
 }
 
-// Calls returns how many authenticated requests of requestType arrived.
+// Calls returns how many authenticated requests of requestType arrived,
+// and for "keygen" how many keygen requests did.
 func (s *Server) Calls(requestType string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -203,6 +204,10 @@ func (s *Server) authorized(r *http.Request) bool {
 }
 
 func (s *Server) keygen(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.calls["keygen"]++
+	s.mu.Unlock()
+
 	user, password := r.Form.Get("user"), r.Form.Get("password")
 	okUser := subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.Username)) == 1
 	okPass := subtle.ConstantTimeCompare([]byte(password), []byte(s.cfg.Password)) == 1

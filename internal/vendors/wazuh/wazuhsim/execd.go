@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"path"
 	"strings"
@@ -30,16 +32,28 @@ type Execution struct {
 	Reply   string   // "continue" or "abort"; empty when no check_keys arrived
 	Stderr  string
 	Err     error // start failure, protocol failure or non-zero exit
-	Done    bool
+	Done    bool  // the run, and for an emulated agent the forwarding of its result, ended
 }
 
-// dispatch starts the configured program for a custom command on agent id,
-// as the agent's wazuh-execd would after receiving the message. Built-in
-// commands and custom commands without a configured program only queue.
+// process is a started Active Response program as wazuh-execd sees it:
+// its stdin and stdout, and a wait for its exit.
+type process struct {
+	stdin  io.WriteCloser
+	stdout io.Reader
+	wait   func() (stderr string, err error) // err is non-nil for a non-zero exit
+}
+
+// launcher starts one run of a program for agent id.
+type launcher func(ctx context.Context, id string) (*process, error)
+
+// dispatch starts the program for a custom command on agent id, as the
+// agent's wazuh-execd would after receiving the message: the configured
+// program when Options.Programs names one, else the emulated
+// smartpt-isolation when agent emulation is on. Built-in commands and other
+// custom commands only queue.
 func (s *Sim) dispatch(id, command string, body *arBody) {
 	name, custom := strings.CutPrefix(command, "!")
-	argv := s.opts.Programs[name]
-	if !custom || len(argv) == 0 {
+	if !custom {
 		return
 	}
 
@@ -57,10 +71,48 @@ func (s *Sim) dispatch(id, command string, body *arBody) {
 			Program:   "/var/ossec/active-response/bin/" + name,
 		},
 	}
-	s.startExecution(id, argv, msg)
+	if argv := s.opts.Programs[name]; len(argv) > 0 {
+		s.startExecution(id, execLauncher(argv), msg, nil)
+		return
+	}
+	if em := s.emulationFor(name); em != nil {
+		em.schedule(id, msg)
+	}
 }
 
-func (s *Sim) startExecution(id string, argv []string, msg wazuhar.Message) {
+// execLauncher starts argv as a process. "{agent_id}" in an argument is
+// replaced by the agent's id.
+func execLauncher(argv []string) launcher {
+	return func(ctx context.Context, id string) (*process, error) {
+		args := make([]string, len(argv))
+		for i, a := range argv {
+			args[i] = strings.ReplaceAll(a, "{agent_id}", id)
+		}
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			return nil, err
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("start %s: %w", args[0], err)
+		}
+		wait := func() (string, error) {
+			err := cmd.Wait()
+			return stderr.String(), err
+		}
+		return &process{stdin: stdin, stdout: stdout, wait: wait}, nil
+	}
+}
+
+// startExecution runs the program in the background; after, when set, is
+// called with the agent id once the run has finished.
+func (s *Sim) startExecution(id string, launch launcher, msg wazuhar.Message, after func(id string)) {
 	exe := &Execution{AgentID: id, Command: msg.Command}
 	s.mu.Lock()
 	s.executions = append(s.executions, exe)
@@ -69,7 +121,7 @@ func (s *Sim) startExecution(id string, argv []string, msg wazuhar.Message) {
 	s.execWaiters.Add(1)
 	go func() {
 		defer s.execWaiters.Done()
-		s.run(id, argv, msg, exe)
+		s.run(id, launch, msg, exe, after)
 
 		s.mu.Lock()
 		exe.Done = true
@@ -81,29 +133,16 @@ func (s *Sim) startExecution(id string, argv []string, msg wazuhar.Message) {
 // run performs the execd side of the protocol: write the message, read
 // check_keys, reply continue or abort from the timeout list, close stdin
 // and wait for the program.
-func (s *Sim) run(id string, argv []string, msg wazuhar.Message, exe *Execution) {
-	args := make([]string, len(argv))
-	for i, a := range argv {
-		args[i] = strings.ReplaceAll(a, "{agent_id}", id)
-	}
+func (s *Sim) run(id string, launch launcher, msg wazuhar.Message, exe *Execution, after func(id string)) {
 	ctx, cancel := context.WithTimeout(context.Background(), programWait)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
+	proc, err := launch(ctx, id)
 	if err != nil {
 		s.setErr(exe, err)
 		return
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		s.setErr(exe, err)
-		return
-	}
-	if err := cmd.Start(); err != nil {
-		s.setErr(exe, fmt.Errorf("start %s: %w", args[0], err))
-		return
+	if after != nil {
+		defer after(id)
 	}
 
 	var line bytes.Buffer
@@ -111,14 +150,14 @@ func (s *Sim) run(id string, argv []string, msg wazuhar.Message, exe *Execution)
 	s.mu.Lock()
 	exe.Input = bytes.TrimSuffix(line.Bytes(), []byte("\n"))
 	s.mu.Unlock()
-	_, _ = stdin.Write(line.Bytes())
+	_, _ = proc.stdin.Write(line.Bytes())
 
-	keys, err := readCheckKeys(stdout)
+	keys, err := readCheckKeys(proc.stdout)
 	if err != nil {
 		// execd logs "won't be added to timeout list" and closes the pipes.
 		s.logger.Warn("wazuhsim: no check_keys from program", "agent", id, "error", err)
-		stdin.Close()
-		s.finish(cmd, exe, &stderr, err)
+		proc.stdin.Close()
+		s.finish(proc, exe, err)
 		return
 	}
 
@@ -127,13 +166,13 @@ func (s *Sim) run(id string, argv []string, msg wazuhar.Message, exe *Execution)
 		key += "-" + strings.Join(keys, "-")
 	}
 	reply := s.checkTimeoutList(key)
-	_ = wazuhar.WriteControl(stdin, s.opts.NodeName, reply)
-	stdin.Close()
+	_ = wazuhar.WriteControl(proc.stdin, s.opts.NodeName, reply)
+	proc.stdin.Close()
 
 	s.mu.Lock()
 	exe.Keys, exe.Reply = keys, reply
 	s.mu.Unlock()
-	s.finish(cmd, exe, &stderr, nil)
+	s.finish(proc, exe, nil)
 
 	if reply == wazuhar.CommandContinue && s.opts.CommandTimeout > 0 && msg.Command == wazuhar.CommandAdd {
 		time.AfterFunc(s.opts.CommandTimeout, func() {
@@ -142,7 +181,7 @@ func (s *Sim) run(id string, argv []string, msg wazuhar.Message, exe *Execution)
 			s.mu.Unlock()
 			deleteMsg := msg
 			deleteMsg.Command = wazuhar.CommandDelete
-			s.startExecution(id, argv, deleteMsg)
+			s.startExecution(id, launch, deleteMsg, after)
 		})
 	}
 }
@@ -186,11 +225,11 @@ func readCheckKeys(stdout interface{ Read([]byte) (int, error) }) ([]string, err
 	}
 }
 
-func (s *Sim) finish(cmd *exec.Cmd, exe *Execution, stderr *bytes.Buffer, protoErr error) {
-	err := cmd.Wait()
+func (s *Sim) finish(proc *process, exe *Execution, protoErr error) {
+	stderr, err := proc.wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	exe.Stderr = stderr.String()
+	exe.Stderr = stderr
 	exe.Err = errors.Join(protoErr, err)
 }
 
@@ -241,5 +280,18 @@ func (s *Sim) doneCount() int {
 	return n
 }
 
-// Close waits for running programs to finish.
-func (s *Sim) Close() { s.execWaiters.Wait() }
+// Close drops emulated runs still waiting for their delay, waits for
+// running programs to finish, and removes the agent emulation's temporary
+// folder.
+func (s *Sim) Close() {
+	s.mu.Lock()
+	em := s.emulation
+	s.mu.Unlock()
+	if em != nil {
+		em.cancel()
+	}
+	s.execWaiters.Wait()
+	if em != nil && em.removeDir {
+		_ = os.RemoveAll(em.cfg.Dir)
+	}
+}

@@ -4,7 +4,9 @@
 // attempt limit, the per-minute request limit, GET /agents with its filters,
 // PUT /active-response with its always-200 body, and a stand-in for the
 // agent's wazuh-execd that runs a configured program with the real Active
-// Response stdin protocol.
+// Response stdin protocol. EmulateAgents adds, for the demo, agents that run
+// smartpt-isolation in-process and a manager that forwards their results to
+// the gateway.
 package wazuhsim
 
 import (
@@ -63,6 +65,10 @@ type Options struct {
 	// replaced by the targeted agent's id.
 	Programs map[string][]string
 
+	// PendingDelay is how long an emulated agent takes to run a command
+	// (see EmulateAgents). Zero means no delay.
+	PendingDelay time.Duration
+
 	// CommandTimeout is the timeout execd applies to a custom command. Wazuh
 	// runs "!" commands with timeout 0 (src/os_execd/exec.c), so the default
 	// 0 never schedules a delete; tests set it to exercise abort and delete.
@@ -91,6 +97,7 @@ type Sim struct {
 	arRequests    int                    // guarded by mu
 	lastAR        ActiveResponseRequest  // guarded by mu
 	loginCount    int                    // guarded by mu: successful logins
+	emulation     *emulation             // guarded by mu: nil until EmulateAgents
 	execWaiters   sync.WaitGroup
 	executionCond *sync.Cond
 }

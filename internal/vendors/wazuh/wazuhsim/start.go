@@ -16,7 +16,7 @@ func init() {
 // Start serves a simulator with the demo inventory on loopback and returns
 // the integration settings that point the real client at it.
 func Start(opts simharness.Options) (*simharness.Running, error) {
-	sim := New(Options{Logger: opts.Logger})
+	sim := New(Options{Logger: opts.Logger, PendingDelay: opts.PendingDelay})
 	srv, err := simharness.Serve(sim, opts.TLS)
 	if err != nil {
 		return nil, err

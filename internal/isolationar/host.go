@@ -1,4 +1,4 @@
-package main
+package isolationar
 
 import (
 	"bufio"
@@ -52,9 +52,9 @@ func managerAddresses(ctx context.Context, ossecConf string) (addrs, skipped []s
 	return addrs, skipped
 }
 
-// agentID returns this agent's id, the first field of the first line of
+// AgentID returns this agent's id, the first field of the first line of
 // client.keys ("<id> <name> <ip> <key>"), or "" when it cannot be read.
-func agentID(clientKeys string) string {
+func AgentID(clientKeys string) string {
 	f, err := os.Open(clientKeys)
 	if err != nil {
 		return ""

@@ -1,4 +1,4 @@
-package main
+package isolationar
 
 import (
 	"bufio"
@@ -16,11 +16,11 @@ import (
 	"github.com/smartpt/smartpt/internal/wazuhar"
 )
 
-// harness runs program.run over pipes, playing wazuh-execd.
+// harness runs Program.Run over pipes, playing wazuh-execd.
 type harness struct {
 	t       *testing.T
 	dir     string
-	p       *program
+	p       *Program
 	stdin   *io.PipeWriter
 	stdout  *bufio.Reader
 	exit    chan int
@@ -41,14 +41,14 @@ func newHarness(t *testing.T, ossecConf string) *harness {
 			t.Fatal(err)
 		}
 	}
-	h.p = &program{
-		in: bufio.NewReader(inR), out: outW, errOut: h.stderrs,
-		backend: &isolation.Record{Path: h.record},
-		logPath: filepath.Join(dir, "active-responses.log"), statePath: filepath.Join(dir, "state.json"),
-		ossecConf: conf, agentID: "003", replyWait: 2 * time.Second,
+	h.p = &Program{
+		In: bufio.NewReader(inR), Out: outW, ErrOut: h.stderrs,
+		Backend: &isolation.Record{Path: h.record},
+		LogPath: filepath.Join(dir, "active-responses.log"), StatePath: filepath.Join(dir, "state.json"),
+		OssecConf: conf, AgentID: "003", ReplyWait: 2 * time.Second,
 	}
 	go func() {
-		code := h.p.run(context.Background())
+		code := h.p.Run(context.Background())
 		outW.Close()
 		h.exit <- code
 	}()
@@ -99,7 +99,7 @@ func (h *harness) wait() int {
 
 func (h *harness) logLines() []wazuhar.ResultLine {
 	h.t.Helper()
-	data, err := os.ReadFile(h.p.logPath)
+	data, err := os.ReadFile(h.p.LogPath)
 	if os.IsNotExist(err) {
 		return nil
 	}
@@ -175,7 +175,7 @@ func TestIsolateFromGatewayMessage(t *testing.T) {
 	if l.Action != "isolate" || l.Result != "success" || l.Agent != "003" || l.ActionID != "act-42" || l.Backend != "record" || l.Command != "add" {
 		t.Errorf("log line = %+v", l)
 	}
-	st, err := isolation.ReadState(h.p.statePath)
+	st, err := isolation.ReadState(h.p.StatePath)
 	if err != nil || !st.Isolated || st.ActionID != "act-42" {
 		t.Errorf("state = %+v, %v", st, err)
 	}
@@ -217,7 +217,7 @@ func TestAbortChangesNothing(t *testing.T) {
 
 func TestNoReplyChangesNothing(t *testing.T) {
 	h := newHarness(t, "")
-	h.p.replyWait = 200 * time.Millisecond
+	h.p.ReplyWait = 200 * time.Millisecond
 	h.send(inputLine("add", nil, apiIsolateAlert))
 	h.checkKeys()
 	if code := h.wait(); code != 1 {
@@ -371,11 +371,11 @@ func TestRefusedAfterContinue(t *testing.T) {
 func TestAgentIDFromClientKeys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "client.keys")
 	_ = os.WriteFile(path, []byte("007 web-01 any 0123abcd\n"), 0o600)
-	if got := agentID(path); got != "007" {
+	if got := AgentID(path); got != "007" {
 		t.Errorf("agentID = %q, want 007", got)
 	}
 	_ = os.WriteFile(path, []byte("x y\n"), 0o600)
-	if got := agentID(path); got != "" {
+	if got := AgentID(path); got != "" {
 		t.Errorf("agentID of a malformed file = %q", got)
 	}
 }

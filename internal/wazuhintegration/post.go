@@ -1,14 +1,15 @@
-package main
+package wazuhintegration
 
 import (
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -24,28 +25,30 @@ const (
 	maxResponseBody = 1 << 20
 )
 
-// poster sends JSON requests to the SmartPT API.
-type poster struct {
-	client *http.Client
-	sleep  func(ctx context.Context, d time.Duration) error
+// Poster sends JSON requests to the SmartPT API. The integration and
+// "smartpt-wazuh ar" share it.
+type Poster struct {
+	Client *http.Client
+	Sleep  func(ctx context.Context, d time.Duration) error // waits between attempts
 }
 
-func newPoster() *poster {
-	return &poster{client: &http.Client{Timeout: attemptTimeout}, sleep: sleepCtx}
+// NewPoster returns a Poster whose attempts time out after ten seconds.
+func NewPoster() *Poster {
+	return &Poster{Client: &http.Client{Timeout: attemptTimeout}, Sleep: sleepCtx}
 }
 
-// apiResult is the final response of the API.
-type apiResult struct {
+// APIResult is the final response of the API.
+type APIResult struct {
 	Status int
 	Body   string
 }
 
-// post sends body to target with the company key and an Idempotency-Key.
+// Post sends body to target with the company key and an Idempotency-Key.
 // It retries only when the request cannot have been processed or the API
 // requests a retry: a connection error, a 5xx, or a 429 with Retry-After. The
 // gateway de-duplicates a request with the same Idempotency-Key, so a retry
 // never becomes a second action.
-func (p *poster) post(ctx context.Context, target, companyKey, idempotencyKey string, body []byte) (apiResult, error) {
+func (p *Poster) Post(ctx context.Context, target, companyKey, idempotencyKey string, body []byte) (APIResult, error) {
 	var lastErr error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		res, retryAfter, err := p.once(ctx, target, companyKey, idempotencyKey, body)
@@ -71,28 +74,28 @@ func (p *poster) post(ctx context.Context, target, companyKey, idempotencyKey st
 		if retryAfter > maxRetryWait {
 			retryAfter = maxRetryWait
 		}
-		if err := p.sleep(ctx, retryAfter); err != nil {
+		if err := p.Sleep(ctx, retryAfter); err != nil {
 			break
 		}
 	}
-	return apiResult{}, fmt.Errorf("POST %s failed after %d attempts: %w", target, maxAttempts, lastErr)
+	return APIResult{}, fmt.Errorf("POST %s failed after %d attempts: %w", target, maxAttempts, lastErr)
 }
 
-func (p *poster) once(ctx context.Context, target, companyKey, idempotencyKey string, body []byte) (apiResult, time.Duration, error) {
+func (p *Poster) once(ctx context.Context, target, companyKey, idempotencyKey string, body []byte) (APIResult, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return apiResult{}, 0, err
+		return APIResult{}, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("x-sha256", companyKey)
 	req.Header.Set("Idempotency-Key", idempotencyKey)
 	req.Header.Set("User-Agent", "smartpt-wazuh")
 
-	resp, err := p.client.Do(req)
+	resp, err := p.Client.Do(req)
 	if err != nil {
 		// net/http errors name the method and URL but no header, so the
 		// company key stays out of them.
-		return apiResult{}, 0, err
+		return APIResult{}, 0, err
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
@@ -106,12 +109,12 @@ func (p *poster) once(ctx context.Context, target, companyKey, idempotencyKey st
 	} else if when, err := http.ParseTime(resp.Header.Get("Retry-After")); err == nil {
 		wait = time.Until(when)
 	}
-	return apiResult{Status: resp.StatusCode, Body: strings.TrimSpace(string(data))}, wait, nil
+	return APIResult{Status: resp.StatusCode, Body: strings.TrimSpace(string(data))}, wait, nil
 }
 
-// idempotencyKey derives a stable key from the parts, so that every retry
+// IdempotencyKey derives a stable key from the parts, so that every retry
 // and every repeated run for the same alert and action sends the same key.
-func idempotencyKey(parts ...string) string {
+func IdempotencyKey(parts ...string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return hex.EncodeToString(sum[:16])
 }
@@ -127,4 +130,27 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-var errNotForUs = errors.New("not a SmartPT event")
+// CheckBaseURL requires an absolute HTTPS URL, or HTTP on loopback, without
+// credentials, query or fragment: the requests carry the company key.
+// name is the setting named in the error.
+func CheckBaseURL(raw, name string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%s %q is not an absolute URL such as https://smartpt.example.com", name, raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%s %q must not carry credentials, a query or a fragment", name, raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return fmt.Errorf("%s %q uses plain HTTP: use https", name, raw)
+	default:
+		return fmt.Errorf("%s %q has scheme %q: use https", name, raw, u.Scheme)
+	}
+}

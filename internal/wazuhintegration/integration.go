@@ -1,11 +1,13 @@
-package main
+package wazuhintegration
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/smartpt/smartpt/internal/wazuhar"
@@ -17,8 +19,8 @@ const EventsPath = "/v1/wazuh/events"
 // maxAlertBytes bounds the alert file integratord writes.
 const maxAlertBytes = 4 << 20
 
-// resultEvent is the body posted to EventsPath.
-type resultEvent struct {
+// Event is the body posted to EventsPath.
+type Event struct {
 	AgentID string `json:"agent_id"`
 	Action  string `json:"action"`
 	Result  string `json:"result"`
@@ -26,31 +28,37 @@ type resultEvent struct {
 	AlertID string `json:"alert_id"`
 }
 
-// integrationRun is one run of the integratord custom integration.
-type integrationRun struct {
-	alertFile  string
-	companyKey string // integratord's <api_key>
-	hookURL    string // integratord's <hook_url>: the SmartPT API base URL
-	poster     *poster
+// ErrNotForUs is returned for an alert that is not a smartpt-isolation
+// result; such alerts are ignored without a call.
+var ErrNotForUs = errors.New("not a SmartPT event")
+
+// Run is one run of the integratord custom integration, with the three
+// arguments wazuh-integratord passes.
+type Run struct {
+	AlertFile  string // the alert, as integratord writes it
+	CompanyKey string // integratord's <api_key>
+	HookURL    string // integratord's <hook_url>: the SmartPT API base URL
+	Poster     *Poster
 }
 
-// run forwards the alert when it is a smartpt-isolation result. It returns
-// errNotForUs, without a call, for any other alert.
-func (r *integrationRun) run(ctx context.Context) (resultEvent, error) {
+// Forward posts the alert's result to the gateway when it is a
+// smartpt-isolation result. It returns ErrNotForUs, without a call, for any
+// other alert. The returned Event holds what was read even on an error.
+func (r *Run) Forward(ctx context.Context) (Event, error) {
 	ev, err := r.event()
 	if err != nil {
 		return ev, err
 	}
-	if r.companyKey == "" {
+	if r.CompanyKey == "" {
 		return ev, fmt.Errorf("the integration has no <api_key>: set it to the company key")
 	}
-	base := strings.TrimSuffix(strings.TrimRight(r.hookURL, "/"), EventsPath)
-	if err := checkBaseURL(base, "hook_url"); err != nil {
+	base := strings.TrimSuffix(strings.TrimRight(r.HookURL, "/"), EventsPath)
+	if err := CheckBaseURL(base, "hook_url"); err != nil {
 		return ev, err
 	}
 
 	body, _ := json.Marshal(ev)
-	res, err := r.poster.post(ctx, base+EventsPath, r.companyKey, idempotencyKey("event", ev.AlertID, ev.AgentID, ev.Action), body)
+	res, err := r.Poster.Post(ctx, base+EventsPath, r.CompanyKey, IdempotencyKey("event", ev.AlertID, ev.AgentID, ev.Action), body)
 	if err != nil {
 		return ev, err
 	}
@@ -63,9 +71,9 @@ func (r *integrationRun) run(ctx context.Context) (resultEvent, error) {
 // event reads the alert file and extracts the result event. The agent id is
 // the alert's agent.id, which the manager sets for the agent that sent the
 // log line. An alert whose line names another agent is rejected.
-func (r *integrationRun) event() (resultEvent, error) {
-	var ev resultEvent
-	f, err := os.Open(r.alertFile)
+func (r *Run) event() (Event, error) {
+	var ev Event
+	f, err := os.Open(r.AlertFile)
 	if err != nil {
 		return ev, fmt.Errorf("read alert file: %w", err)
 	}
@@ -75,7 +83,7 @@ func (r *integrationRun) event() (resultEvent, error) {
 		return ev, fmt.Errorf("read alert file: %w", err)
 	}
 	if len(data) > maxAlertBytes {
-		return ev, fmt.Errorf("alert file %s is larger than %d bytes", r.alertFile, maxAlertBytes)
+		return ev, fmt.Errorf("alert file %s is larger than %d bytes", r.AlertFile, maxAlertBytes)
 	}
 	alert, err := wazuhar.DecodeAlert(data)
 	if err != nil {
@@ -83,13 +91,13 @@ func (r *integrationRun) event() (resultEvent, error) {
 	}
 
 	if alert.DataField("program") != wazuhar.IsolationProgram {
-		return ev, errNotForUs
+		return ev, ErrNotForUs
 	}
 	if !isActiveResponseLog(alert.Location) {
 		return ev, fmt.Errorf("alert %s has a smartpt-isolation line from %q, not from active-responses.log; ignored", alert.ID, alert.Location)
 	}
 
-	ev = resultEvent{
+	ev = Event{
 		AgentID: alert.Agent.ID,
 		Action:  alert.DataField("action"),
 		Result:  alert.DataField("result"),
@@ -117,4 +125,14 @@ func (r *integrationRun) event() (resultEvent, error) {
 func isActiveResponseLog(location string) bool {
 	location = strings.ReplaceAll(location, `\`, "/")
 	return strings.HasSuffix(location, "/active-responses.log")
+}
+
+// agentIDPattern is the form of a Wazuh agent id: three or more digits.
+var agentIDPattern = regexp.MustCompile(`^[0-9]{3,}$`)
+
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
 }
