@@ -103,7 +103,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 // Close closes the connection pool.
 func (db *DB) Close() error { return db.SQL.Close() }
 
-// Ping checks that the database answers, for /readyz.
+// Ping checks that the database responds, for /readyz.
 func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 
 func (db *DB) migrate(ctx context.Context) error {

@@ -8,7 +8,7 @@ import (
 )
 
 // A wait that would pass the caller's deadline must read as out of time,
-// so that the API answers 504 and not 502.
+// so that the API returns 504 and not 502.
 func TestBudgetWaitPastDeadline(t *testing.T) {
 	for _, limit := range []Limit{{Count: 1, Per: time.Hour}, {Count: 1, Per: time.Minute}} {
 		b := NewBudget([]Limit{limit})

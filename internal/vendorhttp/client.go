@@ -26,7 +26,7 @@ import (
 const MaxResponseBytes = 16 << 20
 
 // Auth adds credentials to a request. Invalidate drops a cached token after
-// the vendor answered 401, so that the next Authorize fetches a new one.
+// the vendor returned 401, so that the next Authorize fetches a new one.
 type Auth interface {
 	Authorize(ctx context.Context, req *http.Request) error
 	Invalidate()
@@ -103,7 +103,7 @@ type Request struct {
 	Idempotent bool
 }
 
-// Response is a vendor's answer, with its body fully read.
+// Response is a vendor's response, with its body fully read.
 type Response struct {
 	Status int
 	Header http.Header
@@ -218,7 +218,7 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 			continue
 
 		case resp.Status >= 500 && req.Idempotent && attempt < attempts:
-			c.logger.Warn("vendor answered a server error, retrying", "vendor", c.cfg.Vendor, "op", req.Op, "status", resp.Status, "attempt", attempt)
+			c.logger.Warn("vendor returned a server error, retrying", "vendor", c.cfg.Vendor, "op", req.Op, "status", resp.Status, "attempt", attempt)
 			if err := c.sleep(ctx, backoff(attempt)); err != nil {
 				return resp, nil
 			}

@@ -112,7 +112,7 @@ type Options struct {
 	Timeout time.Duration
 
 	// MaxRetryAfter caps the wait that a Retry-After or rate limit header
-	// asks for, below the package's MaxRetryAfter. Zero means
+	// requests, below the package's MaxRetryAfter. Zero means
 	// MaxRetryAfter. Tests lower it so that an absurd header costs seconds.
 	MaxRetryAfter time.Duration
 }
@@ -166,9 +166,9 @@ func NewPoolWithOptions(logger *slog.Logger, opts Options) *Pool {
 
 // Client returns a client for one company's integration. Clients with the
 // same company and integration share one rate budget and one circuit
-// breaker; the settings of the first call win, except that a call with other
-// Limits starts a new budget (the operator changed the integration's rate
-// settings). Empty Config.Limits select DefaultLimits(cfg.Vendor).
+// breaker. The settings of the first call win, except that a call with other
+// Limits starts a new budget, because the operator changed the integration's
+// rate settings. Empty Config.Limits select DefaultLimits(cfg.Vendor).
 func (p *Pool) Client(company, integration string, cfg Config) *Client {
 	key := company + "/" + integration
 	if len(cfg.Limits) == 0 {
