@@ -3,6 +3,13 @@
 #
 #   scripts/fuzz.sh [FUZZTIME]    FUZZTIME as go test takes it: 3s (default), 10m, 500x
 #
+# Environment:
+#   FUZZ_SHARD=I/N     run only the targets whose position in the sorted list,
+#                      counted from 0, is I modulo N; so N shells with
+#                      I = 0..N-1 share the targets between them
+#   FUZZ_PARALLEL=P    fuzz workers per target (go test -parallel); the
+#                      default is GOMAXPROCS
+#
 # CI runs it with a few seconds per target; a recorded long run uses 10m and
 # keeps its output (see docs/TESTING.md). A failing input is written by the
 # go command under the package's testdata/fuzz folder: commit it, fix the
@@ -11,16 +18,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fuzztime=${1:-3s}
+shard=${FUZZ_SHARD:-0/1}
+shard_i=${shard%/*}
+shard_n=${shard#*/}
+if ! [[ "$shard_i" =~ ^[0-9]+$ && "$shard_n" =~ ^[1-9][0-9]*$ ]] || [ "$shard_i" -ge "$shard_n" ]; then
+	echo "FUZZ_SHARD must be I/N with 0 <= I < N, such as 0/2; got $shard" >&2
+	exit 2
+fi
+parallel=()
+if [ -n "${FUZZ_PARALLEL:-}" ]; then
+	parallel=(-parallel "$FUZZ_PARALLEL")
+fi
 failed=0
 count=0
+position=-1
 
 # Each line of the search is FILE:func FuzzName(...
 while IFS=: read -r file line; do
 	name=$(sed -E 's/^func (Fuzz[A-Za-z0-9_]*).*/\1/' <<<"$line")
 	pkg="./$(dirname "$file")"
+	position=$((position + 1))
+	if [ $((position % shard_n)) -ne "$shard_i" ]; then
+		continue
+	fi
 	count=$((count + 1))
-	echo "== $pkg $name ($fuzztime)"
-	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg"; then
+	echo "== $pkg $name ($fuzztime) started $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "${parallel[@]}" "$pkg"; then
 		echo "FUZZ FAILURE: $pkg $name"
 		failed=$((failed + 1))
 	fi
