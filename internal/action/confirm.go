@@ -184,7 +184,7 @@ func (e *Engine) pollWait(n int64) time.Duration {
 // advance looks at one action and moves it on. It returns how long to wait
 // before the next look, or 0 when the action is final.
 func (e *Engine) advance(ctx context.Context, id string) (time.Duration, error) {
-	r, err := e.loadRow(ctx, e.db.SQL, id, false)
+	r, err := e.loadRow(ctx, e.db.Read, id, false)
 	if err != nil {
 		return 0, err
 	}
@@ -283,7 +283,7 @@ func (e *Engine) schedule(ctx context.Context, r *row, wait time.Duration) (time
 
 // advanceQueued sends a queued write once the action it waits for is final.
 func (e *Engine) advanceQueued(ctx context.Context, r *row) (time.Duration, error) {
-	before, err := e.loadRow(ctx, e.db.SQL, r.QueuedBehind, false)
+	before, err := e.loadRow(ctx, e.db.Read, r.QueuedBehind, false)
 	if err != nil {
 		return 0, err
 	}

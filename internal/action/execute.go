@@ -202,7 +202,7 @@ func (e *Engine) runEndpoint(ctx context.Context, req Request, cc *cachedClient)
 	// A cheap check before any vendor read: the same write on the same
 	// agent_id text is already unfinished.
 	if isWrite(req.Action) && !req.DryRun {
-		if r, err := e.unfinished(ctx, e.db.SQL, req.CompanyID, req.Service, "target", req.Target, req.Action); err != nil {
+		if r, err := e.unfinished(ctx, e.db.Read, req.CompanyID, req.Service, "target", req.Target, req.Action); err != nil {
 			return nil, internalError(req.Action, err)
 		} else if r != nil {
 			if err := e.db.InTx(ctx, func(tx *sql.Tx) error { return e.supersedeQueued(ctx, tx, r, r) }); err != nil {
@@ -212,14 +212,15 @@ func (e *Engine) runEndpoint(ctx context.Context, req Request, cc *cachedClient)
 		}
 	}
 
-	ep, err := e.resolve(ctx, c, cc.kind, req, tgt)
+	start := time.Now()
+	ep, read, err := e.resolve(ctx, c, cc.kind, req, tgt)
 	if err != nil {
 		e.reject(ctx, req, err)
 		return nil, err
 	}
 
 	if req.Action == vendor.ActionStatus {
-		return e.endpointStatus(ctx, req, cc, ep)
+		return e.endpointStatus(ctx, req, cc, ep, read, start)
 	}
 
 	if req.Action == vendor.ActionIsolate {
@@ -260,23 +261,38 @@ func (e *Engine) runEndpoint(ctx context.Context, req Request, cc *cachedClient)
 	return e.dispatch(ctx, c, r, req.UnlockCode)
 }
 
-// resolve finds exactly one endpoint for tgt.
-func (e *Engine) resolve(ctx context.Context, c vendor.Containment, kind vendor.Kind, req Request, tgt vendor.Target) (vendor.Endpoint, error) {
-	eps, err := c.Resolve(ctx, tgt)
+// resolve finds exactly one endpoint for tgt. For a status request to a
+// connector that implements vendor.StatusResolver it also returns the
+// endpoint's status read by the same vendor call; otherwise read is nil.
+func (e *Engine) resolve(ctx context.Context, c vendor.Containment, kind vendor.Kind, req Request, tgt vendor.Target) (vendor.Endpoint, *vendor.Outcome, error) {
+	var (
+		eps  []vendor.Endpoint
+		read *vendor.Outcome
+		err  error
+	)
+	if sr, ok := c.(vendor.StatusResolver); ok && req.Action == vendor.ActionStatus {
+		var out vendor.Outcome
+		eps, out, err = sr.ResolveStatus(ctx, tgt)
+		if len(eps) == 1 {
+			read = &out
+		}
+	} else {
+		eps, err = c.Resolve(ctx, tgt)
+	}
 	if err != nil {
-		return vendor.Endpoint{}, mapVendorError(req.Action, kind, req.Target, err)
+		return vendor.Endpoint{}, nil, mapVendorError(req.Action, kind, req.Target, err)
 	}
 	switch len(eps) {
 	case 0:
-		return vendor.Endpoint{}, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("Not Found: endpoint %s is not known to %s", quote(req.Target), vendorName(kind))}
+		return vendor.Endpoint{}, nil, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("Not Found: endpoint %s is not known to %s", quote(req.Target), vendorName(kind))}
 	case 1:
-		return eps[0], nil
+		return eps[0], read, nil
 	}
 	names := make([]string, 0, len(eps))
 	for _, ep := range eps {
 		names = append(names, ep.AgentID+" ("+ep.Hostname+")")
 	}
-	return vendor.Endpoint{}, &Error{
+	return vendor.Endpoint{}, nil, &Error{
 		Status:     http.StatusConflict,
 		Message:    fmt.Sprintf("Conflict: endpoint %s matches %d endpoints in %s; send the agent id of one of them", quote(req.Target), len(eps), vendorName(kind)),
 		Detail:     "candidates: " + strings.Join(names, ", "),
@@ -350,7 +366,7 @@ func (e *Engine) admit(ctx context.Context, req Request, r *row) (admission, err
 		return out, ae
 	case err != nil && store.IsUniqueViolation(err):
 		// Another replica stored the same write first.
-		same, rerr := e.unfinished(ctx, e.db.SQL, r.CompanyID, r.Service, "agent_id", r.AgentID, r.Action)
+		same, rerr := e.unfinished(ctx, e.db.Read, r.CompanyID, r.Service, "agent_id", r.AgentID, r.Action)
 		if rerr == nil && same != nil {
 			return admission{result: dedupResult(same)}, nil
 		}
@@ -502,23 +518,35 @@ func (e *Engine) dispatchFailed(ctx context.Context, r *row, err error, took tim
 	return mapped
 }
 
-// endpointStatus reads the endpoint's state and records the read.
-func (e *Engine) endpointStatus(ctx context.Context, req Request, cc *cachedClient, ep vendor.Endpoint) (*Result, error) {
+// endpointStatus reads the endpoint's state and records the read. read is
+// the state that resolve already got from the vendor, or nil; start is when
+// the request's first vendor call began.
+//
+// A read changes nothing at the vendor, so it is stored once, when it has
+// ended: the action row in its final state, its two history events
+// (requested at start, then confirmed or failed) and one audit event, in one
+// transaction, before the answer is sent. So every answered read is on
+// record; a read cut short by a crash disclosed nothing and leaves no row.
+func (e *Engine) endpointStatus(ctx context.Context, req Request, cc *cachedClient, ep vendor.Endpoint, read *vendor.Outcome, start time.Time) (*Result, error) {
 	r := &row{
 		ID: newID(), CompanyID: req.CompanyID, Service: req.Service, Kind: cc.kind, Action: req.Action,
 		Target: req.Target, AgentID: ep.AgentID, Requester: req.Requester, ClientAddr: req.ClientAddr,
 		RequestID: req.RequestID, Route: req.Route, State: Requested, Endpoint: &ep,
 	}
-	if err := e.insertRead(ctx, r); err != nil {
-		return nil, internalError(req.Action, err)
-	}
 
-	start := time.Now()
-	out, err := cc.containment.Status(ctx, ep)
+	var out vendor.Outcome
+	var err error
+	if read != nil {
+		out = *read
+	} else {
+		out, err = cc.containment.Status(ctx, ep)
+	}
 	took := time.Since(start)
 	if err != nil {
 		mapped := mapVendorError(req.Action, cc.kind, req.Target, err)
-		e.transition(context.WithoutCancel(ctx), r, Requested, change{State: Failed, Detail: mapped.Message + ": " + mapped.Detail, Took: took})
+		if rerr := e.insertFinishedRead(context.WithoutCancel(ctx), r, start, Failed, mapped.Message+": "+mapped.Detail, took); rerr != nil {
+			e.log.Error("cannot record a failed status read", "company", req.CompanyID, "action_id", r.ID, "error", rerr)
+		}
 		return nil, mapped
 	}
 
@@ -529,7 +557,8 @@ func (e *Engine) endpointStatus(ctx context.Context, req Request, cc *cachedClie
 	if err := e.overlayIsolation(ctx, req.CompanyID, req.Service, &got); err != nil {
 		e.log.Warn("cannot read tracked isolation state", "company", req.CompanyID, "error", err)
 	}
-	if _, err := e.transition(context.WithoutCancel(ctx), r, Requested, change{State: Confirmed, Detail: "isolation " + string(got.Isolation), Endpoint: &got, Took: took}); err != nil {
+	r.Endpoint = &got
+	if err := e.insertFinishedRead(context.WithoutCancel(ctx), r, start, Confirmed, "isolation "+string(got.Isolation), took); err != nil {
 		return nil, internalError(req.Action, err)
 	}
 	return &Result{ActionID: r.ID, State: Confirmed, Endpoint: &got, VendorResult: out.Raw, Warnings: out.Warnings}, nil
@@ -544,7 +573,7 @@ func (e *Engine) overlayIsolation(ctx context.Context, companyID string, svc ven
 		return nil
 	}
 	var act, state string
-	err := e.db.SQL.QueryRowContext(ctx, e.db.Rebind(`SELECT action, state FROM actions
+	err := e.db.Read.QueryRowContext(ctx, e.db.Rebind(`SELECT action, state FROM actions
 		WHERE company_id = ? AND service = ? AND agent_id = ? AND action IN ('isolate', 'releaseisolate')
 		AND state IN ('confirmed', 'dispatched') AND NOT dry_run ORDER BY created_at DESC LIMIT 1`),
 		companyID, string(svc), ep.AgentID).Scan(&act, &state)
@@ -571,7 +600,7 @@ func (e *Engine) overlayIsolation(ctx context.Context, companyID string, svc ven
 // dryRun records a dry run and returns the calls the action would make.
 func (e *Engine) dryRun(ctx context.Context, req Request, r *row, plan []vendor.Call) (*Result, error) {
 	if req.Action == vendor.ActionIsolate || req.Action == vendor.ActionBlock {
-		if err := e.checkCap(ctx, e.db.SQL, req.CompanyID, false); err != nil {
+		if err := e.checkCap(ctx, e.db.Read, req.CompanyID, false); err != nil {
 			return nil, err
 		}
 	}

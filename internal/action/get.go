@@ -16,7 +16,7 @@ import (
 // company gets the same 404 *Error as an unknown id.
 func (e *Engine) Get(ctx context.Context, companyID, actionID string) (*Record, error) {
 	notFound := &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("Not Found: no action %s", quote(actionID))}
-	r, err := e.loadRow(ctx, e.db.SQL, actionID, false)
+	r, err := e.loadRow(ctx, e.db.Read, actionID, false)
 	if err != nil {
 		return nil, &Error{Status: http.StatusInternalServerError, Message: "Internal Server Error: cannot read the action", Err: err}
 	}
@@ -46,14 +46,14 @@ func (e *Engine) ConfirmExternal(ctx context.Context, companyID string, svc vend
 	if err := e.checkEventAgentID(ctx, companyID, svc, agentID); err != nil {
 		return nil, err
 	}
-	r, err := e.unfinished(ctx, e.db.SQL, companyID, svc, "agent_id", agentID, act)
+	r, err := e.unfinished(ctx, e.db.Read, companyID, svc, "agent_id", agentID, act)
 	if err != nil {
 		return nil, &Error{Status: http.StatusInternalServerError, Message: "Internal Server Error: cannot read the action", Err: err}
 	}
 	if r == nil {
 		// A repeat: the latest action of that kind, already final.
 		var id string
-		qerr := e.db.SQL.QueryRowContext(ctx, e.db.Rebind(`SELECT id FROM actions WHERE company_id = ? AND service = ? AND agent_id = ?
+		qerr := e.db.Read.QueryRowContext(ctx, e.db.Rebind(`SELECT id FROM actions WHERE company_id = ? AND service = ? AND agent_id = ?
 			AND action = ? AND NOT dry_run ORDER BY created_at DESC LIMIT 1`), companyID, string(svc), agentID, string(act)).Scan(&id)
 		if errors.Is(qerr, sql.ErrNoRows) {
 			return nil, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("Not Found: no %s action on agent %s", act, quote(agentID))}

@@ -68,7 +68,7 @@ func protects(entry, value string) bool {
 }
 
 func listProtected(ctx context.Context, db *store.DB, companyID string) ([]string, error) {
-	rows, err := db.SQL.QueryContext(ctx, db.Rebind("SELECT value FROM guard_protect WHERE company_id = ? ORDER BY value"), companyID)
+	rows, err := db.Read.QueryContext(ctx, db.Rebind("SELECT value FROM guard_protect WHERE company_id = ? ORDER BY value"), companyID)
 	if err != nil {
 		return nil, err
 	}

@@ -160,6 +160,11 @@ func (e *Engine) recordEvent(ctx context.Context, tx *sql.Tx, r *row, st State, 
 		return fmt.Errorf("record history of action %s: %w", r.ID, err)
 	}
 
+	return e.auditTx(ctx, tx, r, st, detail, took, now)
+}
+
+// auditTx appends the audit event of action r reaching state st.
+func (e *Engine) auditTx(ctx context.Context, tx *sql.Tx, r *row, st State, detail string, took time.Duration, now time.Time) error {
 	typ := string(st)
 	if r.DryRun {
 		typ = "dry_run"
@@ -168,7 +173,7 @@ func (e *Engine) recordEvent(ctx context.Context, tx *sql.Tx, r *row, st State, 
 	if st.Final() {
 		result = string(st)
 	}
-	_, err = e.audit.AppendTx(ctx, tx, audit.Event{
+	_, err := e.audit.AppendTx(ctx, tx, audit.Event{
 		CompanyID:  r.CompanyID,
 		Time:       now,
 		Type:       typ,
@@ -281,7 +286,7 @@ func (e *Engine) transitionTx(ctx context.Context, tx *sql.Tx, r *row, from Stat
 
 // history returns an action's events, oldest first.
 func (e *Engine) history(ctx context.Context, id string) ([]Event, error) {
-	rows, err := e.db.SQL.QueryContext(ctx, e.db.Rebind("SELECT time, state, detail FROM action_events WHERE action_id = ? ORDER BY seq"), id)
+	rows, err := e.db.Read.QueryContext(ctx, e.db.Rebind("SELECT time, state, detail FROM action_events WHERE action_id = ? ORDER BY seq"), id)
 	if err != nil {
 		return nil, fmt.Errorf("read history of action %s: %w", id, err)
 	}
@@ -306,4 +311,30 @@ func (e *Engine) insertRead(ctx context.Context, r *row) error {
 	r.LeaseUntil = time.Now().Add(e.cfg.DispatchTimeout + e.cfg.LeaseSlack)
 	r.NextCheckAt = r.LeaseUntil
 	return e.db.InTx(ctx, func(tx *sql.Tx) error { return e.insertRow(ctx, tx, r, "") })
+}
+
+// insertFinishedRead stores a read that has ended, in state final, in one
+// transaction: the action row, the history events requested (at start) and
+// final (now), and one audit event for the final state with the read's
+// duration.
+func (e *Engine) insertFinishedRead(ctx context.Context, r *row, start time.Time, final State, detail string, took time.Duration) error {
+	now := time.Now().UTC()
+	r.State, r.Detail = final, detail
+	return e.db.InTx(ctx, func(tx *sql.Tx) error {
+		r.CreatedAt, r.UpdatedAt = start.UTC(), now
+		_, err := tx.ExecContext(ctx, e.db.Rebind("INSERT INTO actions ("+rowColumns+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+			r.ID, r.CompanyID, string(r.Service), string(r.Kind), string(r.Action), r.Target, r.AgentID, r.Requester, r.ClientAddr,
+			r.RequestID, r.Route, string(final), r.VendorRef, jsonText(r.Endpoint), jsonText(r.Options), r.UnlockCode, r.QueuedBehind,
+			int64(0), int64(0), int64(0), r.Polls, string(r.Result), detail, r.DryRun,
+			store.UnixNanos(r.CreatedAt), store.UnixNanos(now))
+		if err != nil {
+			return fmt.Errorf("store read %s: %w", r.ID, err)
+		}
+		_, err = tx.ExecContext(ctx, e.db.Rebind(`INSERT INTO action_events (action_id, seq, time, state, detail) VALUES (?, 1, ?, ?, ''), (?, 2, ?, ?, ?)`),
+			r.ID, store.UnixNanos(r.CreatedAt), string(Requested), r.ID, store.UnixNanos(now), string(final), detail)
+		if err != nil {
+			return fmt.Errorf("record history of read %s: %w", r.ID, err)
+		}
+		return e.auditTx(ctx, tx, r, final, detail, took, now)
+	})
 }

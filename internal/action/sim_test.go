@@ -84,6 +84,19 @@ func simEndpoints(t *testing.T, h *harness, req Request, kind vendor.Kind) {
 		t.Errorf("status after isolate: %s, want isolated", st.Endpoint.Isolation)
 	}
 
+	// A read is stored once it has ended, with both history events.
+	rec, err := h.e.Get(ctx, company, st.ActionID)
+	if err != nil {
+		t.Fatalf("get status action: %v", err)
+	}
+	var states []State
+	for _, ev := range rec.History {
+		states = append(states, ev.State)
+	}
+	if rec.State != Confirmed || len(states) != 2 || states[0] != Requested || states[1] != Confirmed {
+		t.Errorf("status action stored as %s with history %v, want confirmed with [requested confirmed]", rec.State, states)
+	}
+
 	req.Action = vendor.ActionRelease
 	rel, err := h.e.Execute(ctx, req)
 	if err != nil {

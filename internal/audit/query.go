@@ -33,7 +33,7 @@ func (l *Log) List(ctx context.Context, companyID string, f Filter) ([]Event, er
 	}
 	args = append(args, limit)
 
-	rows, err := l.db.SQL.QueryContext(ctx, l.db.Rebind(query), args...)
+	rows, err := l.db.Read.QueryContext(ctx, l.db.Rebind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events of company %s: %w", companyID, err)
 	}
@@ -58,7 +58,7 @@ func (l *Log) List(ctx context.Context, companyID string, f Filter) ([]Event, er
 func (l *Log) Count(ctx context.Context, companyID string, f Filter) (int, error) {
 	where, args := filterClause(companyID, f)
 	var n int
-	err := l.db.SQL.QueryRowContext(ctx, l.db.Rebind("SELECT count(*) FROM audit_events"+where), args...).Scan(&n)
+	err := l.db.Read.QueryRowContext(ctx, l.db.Rebind("SELECT count(*) FROM audit_events"+where), args...).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count audit events of company %s: %w", companyID, err)
 	}
@@ -128,7 +128,7 @@ func (l *Log) AuthFailures(ctx context.Context, since time.Time, limit int) ([]A
 	if limit == 0 {
 		limit = DefaultLimit
 	}
-	rows, err := l.db.SQL.QueryContext(ctx,
+	rows, err := l.db.Read.QueryContext(ctx,
 		l.db.Rebind("SELECT time, client_addr, route, reason FROM auth_failures WHERE time >= ? ORDER BY time DESC LIMIT ?"),
 		store.UnixNanos(since), limit)
 	if err != nil {
@@ -156,7 +156,7 @@ func (l *Log) AuthFailures(ctx context.Context, since time.Time, limit int) ([]A
 // clientAddr at or after since.
 func (l *Log) CountAuthFailures(ctx context.Context, clientAddr string, since time.Time) (int, error) {
 	var n int
-	err := l.db.SQL.QueryRowContext(ctx,
+	err := l.db.Read.QueryRowContext(ctx,
 		l.db.Rebind("SELECT count(*) FROM auth_failures WHERE client_addr = ? AND time >= ?"),
 		clip(clientAddr), store.UnixNanos(since)).Scan(&n)
 	if err != nil {

@@ -32,7 +32,7 @@ func (b *Break) String() string { return b.Reason }
 func (l *Log) Verify(ctx context.Context, companyID string) (*Break, error) {
 	var headSeq int64
 	var headHash string
-	err := l.db.SQL.QueryRowContext(ctx, l.db.Rebind("SELECT seq, hash FROM audit_heads WHERE company_id = ?"), companyID).
+	err := l.db.Read.QueryRowContext(ctx, l.db.Rebind("SELECT seq, hash FROM audit_heads WHERE company_id = ?"), companyID).
 		Scan(&headSeq, &headHash)
 	noHead := errors.Is(err, sql.ErrNoRows)
 	if err != nil && !noHead {
@@ -45,7 +45,7 @@ func (l *Log) Verify(ctx context.Context, companyID string) (*Break, error) {
 		query += " AND seq <= ?"
 		args = append(args, headSeq)
 	}
-	rows, err := l.db.SQL.QueryContext(ctx, l.db.Rebind(query+" ORDER BY seq"), args...)
+	rows, err := l.db.Read.QueryContext(ctx, l.db.Rebind(query+" ORDER BY seq"), args...)
 	if err != nil {
 		return nil, fmt.Errorf("verify audit chain of company %s: %w", companyID, err)
 	}
@@ -122,7 +122,7 @@ func linkBreak(ev, prev Event) *Break {
 // chained to belongs to an event at another position.
 func (l *Log) classifyMisplaced(ctx context.Context, companyID string, brk *Break, hash string, ev Event) (*Break, error) {
 	var otherSeq int64
-	err := l.db.SQL.QueryRowContext(ctx,
+	err := l.db.Read.QueryRowContext(ctx,
 		l.db.Rebind("SELECT seq FROM audit_events WHERE company_id = ? AND hash = ? ORDER BY seq LIMIT 1"),
 		companyID, hash).Scan(&otherSeq)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -162,7 +162,7 @@ func headBreak(noHead bool, headSeq int64, headHash string, last Event) *Break {
 func (l *Log) Head(ctx context.Context, companyID string) (int64, string, error) {
 	var seq int64
 	var hash string
-	err := l.db.SQL.QueryRowContext(ctx, l.db.Rebind("SELECT seq, hash FROM audit_heads WHERE company_id = ?"), companyID).
+	err := l.db.Read.QueryRowContext(ctx, l.db.Rebind("SELECT seq, hash FROM audit_heads WHERE company_id = ?"), companyID).
 		Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", nil
@@ -190,7 +190,7 @@ func (l *Log) CheckAnchor(ctx context.Context, companyID string, seq int64, hash
 	}
 
 	var stored string
-	err = l.db.SQL.QueryRowContext(ctx, l.db.Rebind("SELECT hash FROM audit_events WHERE company_id = ? AND seq = ?"), companyID, seq).
+	err = l.db.Read.QueryRowContext(ctx, l.db.Rebind("SELECT hash FROM audit_events WHERE company_id = ? AND seq = ?"), companyID, seq).
 		Scan(&stored)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &Break{Seq: seq, Kind: BreakRemoved, Reason: fmt.Sprintf("event %d of the expected head is missing", seq)}, nil

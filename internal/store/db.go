@@ -34,15 +34,36 @@ const (
 type Options struct {
 	DataDir     string // folder for smartpt.db when SQLite is used
 	DatabaseURL string // postgres:// or postgresql:// URL
+
+	// SeparateCommits turns group commit off, so that every InTx call
+	// commits on its own. It exists to measure group commit against its
+	// absence; a server has no reason to set it.
+	SeparateCommits bool
 }
 
 // DB is an open, migrated database.
 type DB struct {
-	SQL     *sql.DB
+	// SQL is the pool for writes and for reads inside a transaction. On
+	// SQLite it has one connection.
+	SQL *sql.DB
+
+	// Read is the pool for reads outside a transaction. On SQLite it holds
+	// read-only connections of their own (WAL lets them read while the
+	// writer writes, and each read sees every commit made before it
+	// began); on PostgreSQL it is SQL.
+	Read *sql.DB
+
 	Dialect Dialect
 	// URL is the PostgreSQL URL, or the SQLite file path.
 	URL string
+
+	group *group // nil when every transaction commits on its own
 }
+
+// sqliteReaders is the number of read-only SQLite connections. Reads are
+// short; a few connections keep both cores busy without holding many
+// SQLite page caches in memory.
+const sqliteReaders = 4
 
 // migrations holds one goose migration set for both dialects: the SQL keeps
 // to what SQLite and PostgreSQL both accept (TEXT, BIGINT, no SERIAL, times
@@ -65,7 +86,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		}
 		conn.SetMaxOpenConns(32)
 		conn.SetMaxIdleConns(32)
-		db = &DB{SQL: conn, Dialect: Postgres, URL: opts.DatabaseURL}
+		db = &DB{SQL: conn, Read: conn, Dialect: Postgres, URL: opts.DatabaseURL}
 
 	default:
 		if opts.DataDir == "" {
@@ -86,22 +107,46 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		conn := sql.OpenDB(&stmtCacheConnector{dsn: dsn, driver: plain.Driver()})
 		plain.Close()
 		conn.SetMaxOpenConns(1)
-		db = &DB{SQL: conn, Dialect: SQLite, URL: path}
+
+		// Readers never write, so query_only guards against a write sent
+		// to the wrong pool. journal_mode is a property of the file, set by
+		// the writer's connection.
+		readDSN := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=query_only(1)"
+		reader := sql.OpenDB(&stmtCacheConnector{dsn: readDSN, driver: conn.Driver()})
+		reader.SetMaxOpenConns(sqliteReaders)
+		reader.SetMaxIdleConns(sqliteReaders)
+		db = &DB{SQL: conn, Read: reader, Dialect: SQLite, URL: path}
 	}
 
 	if err := db.SQL.PingContext(ctx); err != nil {
-		db.SQL.Close()
+		db.closePools()
 		return nil, fmt.Errorf("connect to %s database: %w", db.Dialect, err)
 	}
 	if err := db.migrate(ctx); err != nil {
-		db.SQL.Close()
+		db.closePools()
 		return nil, err
+	}
+	if !opts.SeparateCommits {
+		db.group = newGroup(db.SQL, db.Dialect)
 	}
 	return db, nil
 }
 
-// Close closes the connection pool.
-func (db *DB) Close() error { return db.SQL.Close() }
+// Close stops group commit, after the group it is running, and closes the
+// connection pool. InTx returns ErrClosed afterwards.
+func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.close()
+	}
+	return db.closePools()
+}
+
+func (db *DB) closePools() error {
+	if db.Read != db.SQL {
+		db.Read.Close()
+	}
+	return db.SQL.Close()
+}
 
 // Ping checks that the database responds, for /readyz.
 func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }

@@ -42,8 +42,18 @@ func (db *DB) ForUpdate() string {
 }
 
 // InTx runs fn in a transaction and commits it when fn returns nil;
-// otherwise it rolls back and returns fn's error.
+// otherwise it rolls back fn's work and returns fn's error. A nil return
+// means the work is committed.
+//
+// With group commit (the default, see group), fn runs in a transaction
+// shared with other callers, inside a savepoint of its own, on the
+// committer's goroutine. So fn must do database work only: no network
+// call, no long wait, and no InTx of its own, which would wait for the
+// group that fn holds open. A panic in fn is raised again in the caller.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if db.group != nil {
+		return db.group.run(ctx, fn)
+	}
 	tx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin %s transaction: %w", db.Dialect, err)

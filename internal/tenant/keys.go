@@ -152,7 +152,7 @@ func (s *Service) Authenticate(ctx context.Context, presented string) (Company, 
 
 	var c Company
 	var created int64
-	err := s.db.SQL.QueryRowContext(ctx, s.db.Rebind(`SELECT c.id, c.name, c.disabled, c.created_at
+	err := s.db.Read.QueryRowContext(ctx, s.db.Rebind(`SELECT c.id, c.name, c.disabled, c.created_at
 		FROM company_keys k JOIN companies c ON c.id = k.company_id
 		WHERE k.digest = ? AND k.revoked_at IS NULL AND NOT c.disabled`), KeyDigest(presented)).
 		Scan(&c.ID, &c.Name, &c.Disabled, &created)

@@ -191,6 +191,16 @@ type Containment interface {
 	Plan(action ActionKind, ep Endpoint, opts Options) []Call
 }
 
+// StatusResolver is implemented by a connector whose Resolve already reads
+// everything Status reads, as Wazuh's GET /agents does. The engine then
+// answers a status request with one vendor call instead of two.
+type StatusResolver interface {
+	// ResolveStatus is Resolve, and, when exactly one endpoint matches,
+	// also that endpoint's Status from the same vendor response. With none
+	// or several matches the Outcome is empty.
+	ResolveStatus(ctx context.Context, target Target) ([]Endpoint, Outcome, error)
+}
+
 // User is a directory account's state.
 type User struct {
 	ID                string     `json:"id"`

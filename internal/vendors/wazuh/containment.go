@@ -45,11 +45,18 @@ func (c *Client) IsID(s string) bool {
 // Resolve finds agents by id (agents_list), by name or by IP address with
 // the filters of GET /agents. The manager (agent 000) is never returned.
 func (c *Client) Resolve(ctx context.Context, target vendor.Target) ([]vendor.Endpoint, error) {
+	eps, _, err := c.ResolveStatus(ctx, target)
+	return eps, err
+}
+
+// ResolveStatus is Resolve, with the Status of a single match taken from
+// the same GET /agents response: its select list is the one Status uses.
+func (c *Client) ResolveStatus(ctx context.Context, target vendor.Target) ([]vendor.Endpoint, vendor.Outcome, error) {
 	query := url.Values{"select": {agentFields}, "limit": {"100"}}
 	switch target.Kind {
 	case vendor.TargetID:
 		if !c.IsID(target.Value) {
-			return nil, nil
+			return nil, vendor.Outcome{}, nil
 		}
 		query.Set("agents_list", target.Value)
 	case vendor.TargetHostname:
@@ -57,30 +64,36 @@ func (c *Client) Resolve(ctx context.Context, target vendor.Target) ([]vendor.En
 	case vendor.TargetIP:
 		query.Set("ip", target.Value)
 	default:
-		return nil, &vendor.Error{Kind: vendor.ErrInvalid, Vendor: vendor.KindWazuh, Op: "find agent", Detail: "unknown target kind " + string(target.Kind)}
+		return nil, vendor.Outcome{}, &vendor.Error{Kind: vendor.ErrInvalid, Vendor: vendor.KindWazuh, Op: "find agent", Detail: "unknown target kind " + string(target.Kind)}
 	}
 
-	items, _, err := c.listAgents(ctx, "find agent", query)
+	items, raws, err := c.listAgents(ctx, "find agent", query)
 	if err != nil {
-		return nil, err
+		return nil, vendor.Outcome{}, err
 	}
 
 	// Agents usually register under the short host name, so a fully
 	// qualified name that matches nothing is tried again as its first label.
 	if short, _, fqdn := strings.Cut(target.Value, "."); len(items) == 0 && target.Kind == vendor.TargetHostname && fqdn && short != "" {
 		query.Set("name", short)
-		if items, _, err = c.listAgents(ctx, "find agent", query); err != nil {
-			return nil, err
+		if items, raws, err = c.listAgents(ctx, "find agent", query); err != nil {
+			return nil, vendor.Outcome{}, err
 		}
 	}
+
 	var out []vendor.Endpoint
-	for _, item := range items {
+	var status vendor.Outcome
+	for i, item := range items {
 		if item.ID == "000" {
 			continue
 		}
 		out = append(out, item.endpoint())
+		status = vendor.Outcome{Endpoint: item.endpoint(), Raw: raws[i]}
 	}
-	return out, nil
+	if len(out) != 1 {
+		status = vendor.Outcome{}
+	}
+	return out, status, nil
 }
 
 // listAgents runs GET /agents and returns its items and their raw JSON.

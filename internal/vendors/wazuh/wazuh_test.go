@@ -433,3 +433,36 @@ func TestRegisteredFactoryAndHarness(t *testing.T) {
 		t.Errorf("Check with a wrong password = %v, want an auth error", err)
 	}
 }
+
+// TestResolveStatusMatchesStatus checks that the status ResolveStatus takes
+// from the GET /agents of Resolve equals what Status reads on its own, for
+// each kind of target, and that it is empty unless exactly one agent matches.
+func TestResolveStatusMatchesStatus(t *testing.T) {
+	sim, c, _ := newSim(t, wazuhsim.Options{})
+	sim.SetAgentStatus("009", "disconnected")
+	ctx := context.Background()
+
+	for _, target := range []vendor.Target{
+		{Kind: vendor.TargetID, Value: "008"},
+		{Kind: vendor.TargetID, Value: "009"},
+		{Kind: vendor.TargetHostname, Value: "demo-host-08.corp.example"},
+		{Kind: vendor.TargetIP, Value: "10.20.0.9"},
+	} {
+		eps, got, err := c.ResolveStatus(ctx, target)
+		if err != nil || len(eps) != 1 {
+			t.Fatalf("%s: %d matches, %v; want one", target.Value, len(eps), err)
+		}
+		want, err := c.Status(ctx, eps[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Endpoint != want.Endpoint || string(got.Raw) != string(want.Raw) {
+			t.Errorf("%s: ResolveStatus gave %+v %s; Status gives %+v %s", target.Value, got.Endpoint, got.Raw, want.Endpoint, want.Raw)
+		}
+	}
+
+	eps, got, err := c.ResolveStatus(ctx, vendor.Target{Kind: vendor.TargetID, Value: "250"})
+	if err != nil || len(eps) != 0 || got.Raw != nil || got.Endpoint.AgentID != "" {
+		t.Errorf("unknown agent: %+v %+v %v, want no match and an empty status", eps, got, err)
+	}
+}

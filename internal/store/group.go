@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// maxGroup bounds the callers whose work shares one database transaction.
+const maxGroup = 256
+
+// ErrClosed is returned by InTx once the DB is closed.
+var ErrClosed = errors.New("store is closed")
+
+// group commits the transactions of concurrent InTx callers together.
+//
+// One goroutine, the committer, owns the write path. It takes the first
+// waiting caller, then every other caller already waiting (up to maxGroup),
+// and runs their functions one after another in one database transaction,
+// each inside a savepoint of its own. A function that fails is rolled back
+// to its savepoint and only its caller gets the error; the others commit
+// together, with one commit and so one WAL write (SQLite) or one WAL flush
+// (PostgreSQL) for the whole group. A caller returns only after its group
+// has committed, so InTx keeps its contract: nil means durably stored.
+//
+// The committer never waits to fill a group: a caller alone is run at once,
+// and groups grow only while an earlier group is committing. So an idle
+// server pays nothing, and a busy one pays one commit per group instead of
+// one per caller.
+type group struct {
+	sql     *sql.DB
+	dialect Dialect
+	queue   chan *groupCall // unbuffered: a send completes when the committer takes the call
+	closing chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+}
+
+// groupCall is one InTx call waiting for, or running in, a group.
+type groupCall struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	err  error
+	done chan struct{}
+
+	panicked   bool
+	panicValue any
+}
+
+func newGroup(db *sql.DB, dialect Dialect) *group {
+	g := &group{
+		sql:     db,
+		dialect: dialect,
+		queue:   make(chan *groupCall),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	go g.commitLoop()
+	return g
+}
+
+// run hands fn to the committer and waits for its group to end.
+func (g *group) run(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	call := &groupCall{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case g.queue <- call:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for a %s transaction: %w", g.dialect, ctx.Err())
+	case <-g.closing:
+		return ErrClosed
+	}
+
+	// fn may be running: wait for it even if ctx ends, because it uses the
+	// caller's variables. Its statements use ctx, so they stop early.
+	<-call.done
+	if call.panicked {
+		panic(call.panicValue)
+	}
+	return call.err
+}
+
+// close stops the committer after the group it is running.
+func (g *group) close() {
+	g.once.Do(func() { close(g.closing) })
+	<-g.stopped
+}
+
+func (g *group) commitLoop() {
+	defer close(g.stopped)
+	batch := make([]*groupCall, 0, maxGroup)
+	for {
+		select {
+		case call := <-g.queue:
+			batch = append(batch[:0], call)
+		case <-g.closing:
+			return
+		}
+
+	fill:
+		for len(batch) < maxGroup {
+			select {
+			case call := <-g.queue:
+				batch = append(batch, call)
+			default:
+				break fill
+			}
+		}
+
+		g.runGroup(batch)
+		for i := range batch {
+			close(batch[i].done)
+			batch[i] = nil
+		}
+	}
+}
+
+// savepoint statements; one name suffices because each is released before
+// the next call's savepoint is taken.
+const (
+	spTake     = "SAVEPOINT smartpt_call"
+	spRelease  = "RELEASE SAVEPOINT smartpt_call"
+	spRollback = "ROLLBACK TO SAVEPOINT smartpt_call"
+)
+
+// runGroup runs batch in one transaction and sets each call's err.
+func (g *group) runGroup(batch []*groupCall) {
+	// The transaction is the committer's: a caller whose context ends must
+	// not roll back the others' work.
+	ctx := context.Background()
+	tx, err := g.sql.BeginTx(ctx, nil)
+	if err != nil {
+		err = fmt.Errorf("begin %s transaction: %w", g.dialect, err)
+		for _, call := range batch {
+			call.err = err
+		}
+		return
+	}
+
+	// A single call needs no savepoint: the transaction is its own.
+	if len(batch) == 1 {
+		call := batch[0]
+		if call.err = call.ctx.Err(); call.err == nil {
+			call.err = g.call(call, tx)
+		}
+		if call.err != nil {
+			tx.Rollback()
+			return
+		}
+		if err := tx.Commit(); err != nil {
+			call.err = fmt.Errorf("commit %s transaction: %w", g.dialect, err)
+		}
+		return
+	}
+
+	kept := 0
+	for _, call := range batch {
+		if err := call.ctx.Err(); err != nil {
+			call.err = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, spTake); err != nil {
+			g.abandon(tx, batch, fmt.Errorf("take a %s savepoint: %w", g.dialect, err))
+			return
+		}
+
+		call.err = g.call(call, tx)
+		if call.err == nil {
+			// RELEASE fails when the function swallowed a statement error
+			// on PostgreSQL, which leaves the transaction aborted.
+			if _, err := tx.ExecContext(ctx, spRelease); err != nil {
+				call.err = fmt.Errorf("finish a %s transaction: %w", g.dialect, err)
+			}
+		}
+		if call.err != nil {
+			if _, err := tx.ExecContext(ctx, spRollback); err != nil {
+				g.abandon(tx, batch, fmt.Errorf("roll back a %s savepoint: %w", g.dialect, err))
+				return
+			}
+			if _, err := tx.ExecContext(ctx, spRelease); err != nil {
+				g.abandon(tx, batch, fmt.Errorf("release a %s savepoint: %w", g.dialect, err))
+				return
+			}
+			continue
+		}
+		kept++
+	}
+
+	if kept == 0 {
+		tx.Rollback()
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		err = fmt.Errorf("commit %s transaction: %w", g.dialect, err)
+		for _, call := range batch {
+			if call.err == nil {
+				call.err = err
+			}
+		}
+	}
+}
+
+// abandon rolls the whole transaction back after a savepoint statement
+// failed, and gives err to every call that had not failed on its own.
+func (g *group) abandon(tx *sql.Tx, batch []*groupCall, err error) {
+	tx.Rollback()
+	for _, call := range batch {
+		if call.err == nil {
+			call.err = err
+		}
+	}
+}
+
+// call runs one function, turning a panic into a rollback of its work and
+// a panic in its caller's goroutine.
+func (g *group) call(call *groupCall, tx *sql.Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			call.panicked, call.panicValue = true, v
+			err = fmt.Errorf("transaction function panicked: %v", v)
+		}
+	}()
+	return call.fn(tx)
+}

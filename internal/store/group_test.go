@@ -1,0 +1,171 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smartpt/smartpt/internal/store"
+	"github.com/smartpt/smartpt/internal/store/storetest"
+)
+
+// TestGroupCommit runs many concurrent InTx calls, some failing, some
+// panicking, some with an ended context, on both engines. Each call inserts
+// one row into a table of its own, so the table shows exactly which calls
+// committed: every successful call and no failed one.
+func TestGroupCommit(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			db := storetest.Open(t, d)
+			ctx := context.Background()
+			if _, err := db.SQL.ExecContext(ctx, "CREATE TABLE group_probe (id BIGINT PRIMARY KEY, note TEXT NOT NULL)"); err != nil {
+				t.Fatalf("create probe table: %v", err)
+			}
+
+			const calls = 400
+			errFail := errors.New("this call fails on purpose")
+			type outcome struct {
+				err      error
+				panicked any
+			}
+			results := make([]outcome, calls)
+			var wg sync.WaitGroup
+			for i := range calls {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { results[i].panicked = recover() }()
+
+					callCtx := ctx
+					if i%10 == 7 {
+						c, cancel := context.WithCancel(ctx)
+						cancel()
+						callCtx = c
+					}
+					results[i].err = db.InTx(callCtx, func(tx *sql.Tx) error {
+						if _, err := tx.ExecContext(callCtx, db.Rebind("INSERT INTO group_probe (id, note) VALUES (?, ?)"), i, fmt.Sprint("call ", i)); err != nil {
+							return err
+						}
+						switch i % 10 {
+						case 3:
+							return errFail // after its insert: the insert must be undone
+						case 5:
+							panic(fmt.Sprint("panic in call ", i))
+						case 9:
+							// A statement error inside the call, returned as is.
+							_, err := tx.ExecContext(callCtx, db.Rebind("INSERT INTO group_probe (id, note) VALUES (?, ?)"), i, "duplicate")
+							return err
+						}
+						return nil
+					})
+				}()
+			}
+			wg.Wait()
+
+			var want []int
+			for i, r := range results {
+				switch i % 10 {
+				case 3:
+					if !errors.Is(r.err, errFail) {
+						t.Errorf("call %d: err = %v, want its own error", i, r.err)
+					}
+				case 5:
+					if r.panicked != fmt.Sprint("panic in call ", i) {
+						t.Errorf("call %d: recovered %v, want its panic raised in its caller", i, r.panicked)
+					}
+				case 7:
+					if !errors.Is(r.err, context.Canceled) {
+						t.Errorf("call %d: err = %v, want context.Canceled", i, r.err)
+					}
+				case 9:
+					if !store.IsUniqueViolation(r.err) {
+						t.Errorf("call %d: err = %v, want a unique violation", i, r.err)
+					}
+				default:
+					if r.err != nil || r.panicked != nil {
+						t.Errorf("call %d: err = %v, panic = %v, want success", i, r.err, r.panicked)
+					}
+					want = append(want, i)
+				}
+			}
+
+			rows, err := db.SQL.QueryContext(ctx, "SELECT id FROM group_probe ORDER BY id")
+			if err != nil {
+				t.Fatalf("read probe table: %v", err)
+			}
+			defer rows.Close()
+			var got []int
+			for rows.Next() {
+				var id int
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, id)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("committed rows %v, want exactly the successful calls %v", got, want)
+			}
+		})
+	}
+}
+
+// TestGroupCommitVisibleToReaders checks that a row committed by InTx is
+// visible on the Read pool as soon as InTx returns.
+func TestGroupCommitVisibleToReaders(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			db := storetest.Open(t, d)
+			ctx := context.Background()
+			if _, err := db.SQL.ExecContext(ctx, "CREATE TABLE group_seen (id BIGINT PRIMARY KEY)"); err != nil {
+				t.Fatalf("create table: %v", err)
+			}
+			for i := range 50 {
+				if err := db.InTx(ctx, func(tx *sql.Tx) error {
+					_, err := tx.ExecContext(ctx, db.Rebind("INSERT INTO group_seen (id) VALUES (?)"), i)
+					return err
+				}); err != nil {
+					t.Fatalf("insert %d: %v", i, err)
+				}
+				var n int
+				if err := db.Read.QueryRowContext(ctx, db.Rebind("SELECT count(*) FROM group_seen WHERE id = ?"), i).Scan(&n); err != nil || n != 1 {
+					t.Fatalf("row %d after InTx returned: count %d, err %v; want it visible to readers", i, n, err)
+				}
+			}
+		})
+	}
+}
+
+// TestReadPoolRefusesWrites checks that a write sent to the SQLite read
+// pool by mistake fails instead of bypassing the single writer.
+func TestReadPoolRefusesWrites(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	_, err := db.Read.ExecContext(context.Background(), "CREATE TABLE should_not_exist (id INTEGER)")
+	if err == nil {
+		t.Fatal("a write on the read pool succeeded; want it refused by query_only")
+	}
+}
+
+// TestInTxAfterClose checks that InTx returns ErrClosed, and does not
+// block, once the DB is closed.
+func TestInTxAfterClose(t *testing.T) {
+	db, err := store.Open(context.Background(), store.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	done := make(chan error, 1)
+	go func() { done <- db.InTx(context.Background(), func(*sql.Tx) error { return nil }) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrClosed) {
+			t.Fatalf("InTx after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("InTx after Close blocked")
+	}
+}
