@@ -88,6 +88,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		mail:      serverMail,
 		outboxDir: cfg.OutboxDir,
 		proxies:   proxies,
+		maxActive: cfg.MaxConcurrentActions,
 		certFile:  cfg.TLS.CertFile,
 		keyFile:   cfg.TLS.KeyFile,
 		engine: func(ec *action.Config) {
@@ -123,6 +124,7 @@ type serverOptions struct {
 	mail              email.Config
 	outboxDir         string // empty means DATA_DIR/outbox
 	proxies           []netip.Prefix
+	maxActive         int // api.Config.MaxConcurrentActions; 0 means its default
 	certFile, keyFile string
 
 	// engine tunes the engine, for the demo's short confirmation polls.
@@ -194,6 +196,8 @@ func runServer(ctx context.Context, a *app, ln net.Listener, opts serverOptions)
 		Logger:         logger,
 		TrustedProxies: opts.proxies,
 		ActionTimeout:  actionTimeout,
+
+		MaxConcurrentActions: opts.maxActive,
 	})
 	if err != nil {
 		return err

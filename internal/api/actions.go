@@ -87,6 +87,10 @@ func (s *Server) actionHandler(route actionRoute) companyHandler {
 
 		ctx, cancel := s.engineContext(r)
 		defer cancel()
+		if !s.acquireSlot(w, r, ctx) {
+			return
+		}
+		defer s.releaseSlot()
 		result, err := s.cfg.Executor.Execute(ctx, req)
 		if err != nil {
 			s.writeEngineError(w, r, err)
@@ -101,6 +105,34 @@ func (s *Server) actionHandler(route actionRoute) companyHandler {
 		writeJSON(w, http.StatusOK, s.endpointResult(r, req, result))
 	}
 }
+
+// acquireSlot waits for one of the MaxConcurrentActions slots. It answers
+// 503 and returns false when ctx (the action timeout) ends first, and
+// returns false without an answer when the client has gone.
+func (s *Server) acquireSlot(w http.ResponseWriter, r *http.Request, ctx context.Context) bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	s.metrics.waiting.Inc()
+	defer s.metrics.waiting.Dec()
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-ctx.Done():
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{
+			Message:   fmt.Sprintf("Service Unavailable: %d actions are in progress, the most this server takes at once; retry shortly", cap(s.slots)),
+			RequestID: infoFrom(r.Context()).RequestID,
+		})
+		return false
+	}
+}
+
+func (s *Server) releaseSlot() { <-s.slots }
 
 // engineContext detaches the engine call from the client's connection: a
 // containment already sent to a vendor is recorded to its end even when the

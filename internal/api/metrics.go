@@ -14,6 +14,7 @@ type metrics struct {
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	authFailures prometheus.Counter
+	waiting      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -31,8 +32,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "smartpt_http_auth_failures_total",
 			Help: "Requests whose company key was missing, unknown, revoked or of a disabled company.",
 		}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "smartpt_http_actions_waiting",
+			Help: "Action requests waiting for a free slot because max_concurrent_actions are in progress.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.authFailures} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.authFailures, m.waiting} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register API metrics: %w", err)
 		}

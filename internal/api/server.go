@@ -59,6 +59,13 @@ type Config struct {
 	// is recorded to its end. Zero means 60 seconds.
 	ActionTimeout time.Duration
 
+	// MaxConcurrentActions bounds the action requests handed to the
+	// engine at once. A request beyond it waits, after its body is read
+	// and checked, until a slot frees or ActionTimeout ends, and then gets
+	// 503 with Retry-After. This bounds the memory that many concurrent
+	// connections take. Zero means DefaultMaxConcurrentActions.
+	MaxConcurrentActions int
+
 	// Registry receives the API's metrics. Nil means a new registry. /metrics
 	// serves it together with prometheus.DefaultGatherer, where the engine
 	// and the vendor layer register theirs.
@@ -68,6 +75,7 @@ type Config struct {
 // Server is the API's http.Handler.
 type Server struct {
 	cfg     Config
+	slots   chan struct{} // one element per action being worked on
 	log     *slog.Logger
 	mux     *http.ServeMux
 	limiter *authLimiter
@@ -86,6 +94,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ActionTimeout <= 0 {
 		cfg.ActionTimeout = 60 * time.Second
 	}
+	if cfg.MaxConcurrentActions <= 0 {
+		cfg.MaxConcurrentActions = DefaultMaxConcurrentActions
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
@@ -97,6 +108,7 @@ func New(cfg Config) (*Server, error) {
 
 	s := &Server{
 		cfg:     cfg,
+		slots:   make(chan struct{}, cfg.MaxConcurrentActions),
 		log:     cfg.Logger,
 		mux:     http.NewServeMux(),
 		limiter: newAuthLimiter(cfg.AuthLimit.withDefaults()),
@@ -172,3 +184,10 @@ func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(openAPIDocument)
 }
+
+// DefaultMaxConcurrentActions is the default of
+// Config.MaxConcurrentActions. It keeps both cores of a small server busy
+// with vendors that answer within milliseconds, and allows 256 vendor calls
+// in flight when they take longer; vendors' own rate limits are far below
+// what that allows.
+const DefaultMaxConcurrentActions = 256

@@ -50,6 +50,11 @@ type Config struct {
 	// Engine tunes the action engine's timings; zero values keep its
 	// defaults.
 	Engine Engine `yaml:"engine"`
+
+	// MaxConcurrentActions bounds the action requests the server works on
+	// at once; further ones wait for a free slot. 0 means the API's
+	// default (api.DefaultMaxConcurrentActions).
+	MaxConcurrentActions int `yaml:"max_concurrent_actions"`
 }
 
 // TLS names the certificate and key files. Both empty means plain HTTP.
@@ -176,6 +181,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 		c.SMTP.Port = port
 	}
+	if v := getenv("SMARTPT_MAX_CONCURRENT_ACTIONS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("SMARTPT_MAX_CONCURRENT_ACTIONS %q is not a whole number", v)
+		}
+		c.MaxConcurrentActions = n
+	}
 	if err := c.Engine.applyEnv(getenv); err != nil {
 		return err
 	}
@@ -227,11 +239,18 @@ func (c Config) Validate() error {
 	if _, err := ParseLevel(c.Log.Level); err != nil {
 		return err
 	}
+	if c.MaxConcurrentActions < 0 || c.MaxConcurrentActions > maxConcurrentActions {
+		return fmt.Errorf("max_concurrent_actions %d is out of range; use 1 to %d, or 0 for the default", c.MaxConcurrentActions, maxConcurrentActions)
+	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		return fmt.Errorf("log.format %q is invalid; use json or text", c.Log.Format)
 	}
 	return c.Engine.validate()
 }
+
+// maxConcurrentActions is the highest max_concurrent_actions accepted:
+// beyond it the bound no longer protects the server's memory.
+const maxConcurrentActions = 100000
 
 // Proxies parses TrustedProxies; a bare address is a one-address range.
 func (c Config) Proxies() ([]netip.Prefix, error) {

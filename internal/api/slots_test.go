@@ -1,0 +1,56 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/smartpt/smartpt/internal/action"
+)
+
+// blockingExecutor holds every Execute until release is closed, whatever
+// its context says, as a slow vendor call would.
+type blockingExecutor struct {
+	*fakeExecutor
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingExecutor) Execute(ctx context.Context, req action.Request) (*action.Result, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.fakeExecutor.Execute(ctx, req)
+}
+
+// TestMaxConcurrentActions checks the bound on actions in progress: with
+// one slot taken, a second request waits and gets 503 with Retry-After
+// when the action timeout ends, without reaching the engine; once the slot
+// frees, requests go through again.
+func TestMaxConcurrentActions(t *testing.T) {
+	exec := &blockingExecutor{fakeExecutor: newFakeExecutor(), entered: make(chan struct{}, 4), release: make(chan struct{})}
+	h := newHarness(t, exec, func(c *Config) {
+		c.MaxConcurrentActions = 1
+		c.ActionTimeout = 300 * time.Millisecond
+	})
+	body := `{"action":"status","Email":"soc@example.com","agent_id":"001"}`
+
+	first := make(chan response, 1)
+	go func() { first <- h.post("/wazuh/agents", body) }()
+	<-exec.entered
+
+	second := h.post("/wazuh/agents", body)
+	if second.Status != http.StatusServiceUnavailable || second.Header.Get("Retry-After") != "1" {
+		t.Fatalf("second request: %d, Retry-After %q, %s; want 503 with Retry-After 1", second.Status, second.Header.Get("Retry-After"), second.Raw)
+	}
+	if len(exec.entered) != 0 {
+		t.Fatal("the waiting request reached the engine")
+	}
+
+	close(exec.release)
+	<-first
+	third := h.post("/wazuh/agents", body)
+	if third.Status != http.StatusOK {
+		t.Fatalf("after the slot freed: %d %s, want 200", third.Status, third.Raw)
+	}
+}
