@@ -80,6 +80,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 
+	if err := startProfiler(ctx, getenv("SMARTPT_PPROF_ADDR"), logger); err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)

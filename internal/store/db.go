@@ -57,7 +57,8 @@ type DB struct {
 	// URL is the PostgreSQL URL, or the SQLite file path.
 	URL string
 
-	group *group // nil when every transaction commits on its own
+	group       *group        // nil when every transaction commits on its own
+	checkpoints *checkpointer // SQLite only
 }
 
 // sqliteReaders is the number of read-only SQLite connections. Reads are
@@ -98,7 +99,14 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		path := filepath.Join(opts.DataDir, "smartpt.db")
 		// One connection: SQLite has one writer, and River's SQLite driver
 		// expects this setting. WAL lets readers of other processes proceed.
-		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		//
+		// The writer checkpoints only as a backstop, when the WAL reaches
+		// walBackstopPages: the checkpointer below does it in the
+		// background, so that no commit waits for a checkpoint's writes and
+		// fsyncs (it did: a commit that ran the default checkpoint at 1,000
+		// pages stalled every waiting action for tens of milliseconds).
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)" +
+			"&_pragma=wal_autocheckpoint(" + strconv.Itoa(walBackstopPages) + ")&_txlock=immediate"
 		plain, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open SQLite %s: %w", path, err)
@@ -116,6 +124,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		reader.SetMaxOpenConns(sqliteReaders)
 		reader.SetMaxIdleConns(sqliteReaders)
 		db = &DB{SQL: conn, Read: reader, Dialect: SQLite, URL: path}
+		db.checkpoints = newCheckpointer(sql.OpenDB(&stmtCacheConnector{dsn: "file:" + path + "?_pragma=busy_timeout(10000)", driver: conn.Driver()}))
 	}
 
 	if err := db.SQL.PingContext(ctx); err != nil {
@@ -142,6 +151,9 @@ func (db *DB) Close() error {
 }
 
 func (db *DB) closePools() error {
+	if db.checkpoints != nil {
+		db.checkpoints.close()
+	}
 	if db.Read != db.SQL {
 		db.Read.Close()
 	}

@@ -57,6 +57,18 @@ func (b *breaker) allow(vendor string, now time.Time) (probe bool, err error) {
 	return true, nil
 }
 
+// skip ends a call that allow let through but that never reached the
+// vendor. It changes no count, so it neither opens nor closes the breaker.
+// A probe that was not sent lets the next call probe.
+func (b *breaker) skip(probe bool) {
+	if !probe {
+		return
+	}
+	b.mu.Lock()
+	b.probing = false
+	b.mu.Unlock()
+}
+
 // done records the result of a call that allow let through.
 func (b *breaker) done(probe, failed bool, now time.Time) {
 	b.mu.Lock()

@@ -114,7 +114,13 @@ type Response struct {
 type Error struct {
 	Op      string
 	Timeout bool // the attempt or the context ran out of time
-	Err     error
+
+	// NotSent is true when no attempt of the call reached the vendor,
+	// because the rate budget rejected a wait past the context's deadline
+	// or the circuit breaker was open.
+	NotSent bool
+
+	Err error
 }
 
 func (e *Error) Error() string { return e.Op + ": " + e.Err.Error() }
@@ -145,12 +151,20 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	probe, err := c.breaker.allow(c.cfg.Vendor, time.Now())
 	if err != nil {
 		observe(c.cfg.Vendor, req.Op, "circuit_open", 0)
-		return nil, &Error{Op: req.Op, Err: err}
+		return nil, &Error{Op: req.Op, NotSent: true, Err: err}
 	}
 
 	resp, err := c.do(ctx, req)
 
-	// A call the caller abandoned says nothing about the vendor.
+	// A call the caller abandoned, or one the rate budget rejected before
+	// any attempt was sent, is no evidence of a vendor failure. Counting
+	// such rejections would open the breaker when a company only sends more
+	// calls than its budget allows.
+	var ve *Error
+	if errors.As(err, &ve) && ve.NotSent {
+		c.breaker.skip(probe)
+		return resp, err
+	}
 	failed := (err != nil && ctx.Err() == nil) || (resp != nil && resp.Status >= 500)
 	c.breaker.done(probe, failed, time.Now())
 	return resp, err
@@ -163,14 +177,16 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 	}
 
 	reauthorized := false
+	reached := false // an attempt was handed to the transport
 	var lastErr error
 	for attempt := 1; attempt <= attempts; attempt++ {
 		if err := c.budget.Wait(ctx); err != nil {
-			return nil, c.redact(&Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), Err: fmt.Errorf("wait for the rate budget: %w", err)})
+			return nil, c.redact(&Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), NotSent: !reached, Err: fmt.Errorf("wait for the rate budget: %w", err)})
 		}
 
 		start := time.Now()
 		resp, sent, err := c.once(ctx, req)
+		reached = reached || sent != nil
 		observe(c.cfg.Vendor, req.Op, outcomeOf(resp, err), time.Since(start))
 
 		// Transport failure: retry only when the request is idempotent.
@@ -369,7 +385,7 @@ func (c *Client) redact(err error) error {
 	}
 	var ve *Error
 	if errors.As(err, &ve) {
-		return &Error{Op: ve.Op, Timeout: ve.Timeout, Err: errors.New(c.redactString(ve.Err.Error()))}
+		return &Error{Op: ve.Op, Timeout: ve.Timeout, NotSent: ve.NotSent, Err: errors.New(c.redactString(ve.Err.Error()))}
 	}
 	return errors.New(c.redactString(err.Error()))
 }
