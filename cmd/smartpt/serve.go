@@ -12,11 +12,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/smartpt/smartpt/internal/action"
 	"github.com/smartpt/smartpt/internal/api"
 	"github.com/smartpt/smartpt/internal/config"
 	"github.com/smartpt/smartpt/internal/notify/email"
 	"github.com/smartpt/smartpt/internal/secret"
+	"github.com/smartpt/smartpt/internal/store"
 )
 
 // Timeouts of the HTTP server against slow and idle clients. WriteTimeout
@@ -192,7 +195,12 @@ func runServer(ctx context.Context, a *app, ln net.Listener, opts serverOptions)
 		}
 	}()
 
+	registry := prometheus.NewRegistry()
+	if err := registerStoreMetrics(registry, a.db); err != nil {
+		return err
+	}
 	handler, err := api.New(api.Config{
+		Registry:       registry,
 		Executor:       engine,
 		Auth:           a.tenants,
 		AuthFailures:   a.audit,
@@ -261,4 +269,22 @@ func runServer(ctx context.Context, a *app, ln net.Listener, opts serverOptions)
 func isLoopback(addr net.Addr) bool {
 	tcp, ok := addr.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()
+}
+
+// registerStoreMetrics exposes the store's group commit counters.
+func registerStoreMetrics(reg prometheus.Registerer, db *store.DB) error {
+	groups := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "smartpt_store_transactions_total",
+		Help: "Database transactions run by group commit; each holds one or more write operations.",
+	}, func() float64 { g, _ := db.GroupStats(); return float64(g) })
+	calls := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "smartpt_store_writes_total",
+		Help: "Write operations (an action step, an audit event or an administration change each) run through group commit, failed ones included.",
+	}, func() float64 { _, c := db.GroupStats(); return float64(c) })
+	for _, c := range []prometheus.Collector{groups, calls} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register store metrics: %w", err)
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // maxGroup bounds the callers whose work shares one database transaction.
@@ -26,16 +27,23 @@ var ErrClosed = errors.New("store is closed")
 // has committed, so InTx keeps its contract: nil means durably stored.
 //
 // The committer never waits to fill a group: a caller alone is run at once,
-// and groups grow only while an earlier group is committing. So an idle
+// and groups grow only while an earlier group is running. So an idle
 // server pays nothing, and a busy one pays one commit per group instead of
 // one per caller.
 type group struct {
 	sql     *sql.DB
 	dialect Dialect
-	queue   chan *groupCall // unbuffered: a send completes when the committer takes the call
-	closing chan struct{}
+
+	// Callers append to pending and signal wake; the committer takes the
+	// whole list. A caller thus blocks once, on its call's done, instead
+	// of also waiting for the committer to receive it.
+	mu      sync.Mutex
+	pending []*groupCall
+	closed  bool
+	wake    chan struct{} // buffered 1: a pending signal is never lost
 	stopped chan struct{}
-	once    sync.Once
+
+	groups, calls atomic.Uint64 // transactions run, and InTx calls in them
 }
 
 // groupCall is one InTx call waiting for, or running in, a group.
@@ -53,8 +61,7 @@ func newGroup(db *sql.DB, dialect Dialect) *group {
 	g := &group{
 		sql:     db,
 		dialect: dialect,
-		queue:   make(chan *groupCall),
-		closing: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 	}
 	go g.commitLoop()
@@ -63,17 +70,25 @@ func newGroup(db *sql.DB, dialect Dialect) *group {
 
 // run hands fn to the committer and waits for its group to end.
 func (g *group) run(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("wait for a %s transaction: %w", g.dialect, err)
+	}
 	call := &groupCall{ctx: ctx, fn: fn, done: make(chan struct{})}
-	select {
-	case g.queue <- call:
-	case <-ctx.Done():
-		return fmt.Errorf("wait for a %s transaction: %w", g.dialect, ctx.Err())
-	case <-g.closing:
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
 		return ErrClosed
+	}
+	g.pending = append(g.pending, call)
+	g.mu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default:
 	}
 
 	// fn may be running: wait for it even if ctx ends, because it uses the
-	// caller's variables. Its statements use ctx, so they stop early.
+	// caller's variables. Its statements use ctx, so they stop early, and a
+	// call whose ctx has ended before its turn is skipped.
 	<-call.done
 	if call.panicked {
 		panic(call.panicValue)
@@ -81,33 +96,60 @@ func (g *group) run(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return call.err
 }
 
-// close stops the committer after the group it is running.
+// close stops the committer after the group it is running. Calls still
+// waiting get ErrClosed.
 func (g *group) close() {
-	g.once.Do(func() { close(g.closing) })
+	g.mu.Lock()
+	already := g.closed
+	g.closed = true
+	g.mu.Unlock()
+	if !already {
+		select {
+		case g.wake <- struct{}{}:
+		default:
+		}
+	}
 	<-g.stopped
+}
+
+// take removes up to maxGroup calls from pending, oldest first, into
+// batch. It reports false when the group is closed; the calls left are
+// then failed with ErrClosed.
+func (g *group) take(batch []*groupCall) ([]*groupCall, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		for _, call := range g.pending {
+			call.err = ErrClosed
+			close(call.done)
+		}
+		g.pending = nil
+		return batch, false
+	}
+	n := min(len(g.pending), maxGroup)
+	batch = append(batch, g.pending[:n]...)
+	rest := copy(g.pending, g.pending[n:])
+	clear(g.pending[rest:])
+	g.pending = g.pending[:rest]
+	return batch, true
 }
 
 func (g *group) commitLoop() {
 	defer close(g.stopped)
 	batch := make([]*groupCall, 0, maxGroup)
 	for {
-		select {
-		case call := <-g.queue:
-			batch = append(batch[:0], call)
-		case <-g.closing:
+		var open bool
+		batch, open = g.take(batch[:0])
+		if !open {
 			return
 		}
-
-	fill:
-		for len(batch) < maxGroup {
-			select {
-			case call := <-g.queue:
-				batch = append(batch, call)
-			default:
-				break fill
-			}
+		if len(batch) == 0 {
+			<-g.wake
+			continue
 		}
 
+		g.groups.Add(1)
+		g.calls.Add(uint64(len(batch)))
 		g.runGroup(batch)
 		for i := range batch {
 			close(batch[i].done)

@@ -82,3 +82,13 @@ func IsUniqueViolation(err error) bool {
 	}
 	return false
 }
+
+// GroupStats returns how many transactions group commit has run and how
+// many InTx calls they held, since Open; calls / groups is the mean group
+// size. Both are 0 when group commit is off.
+func (db *DB) GroupStats() (groups, calls uint64) {
+	if db.group == nil {
+		return 0, 0
+	}
+	return db.group.groups.Load(), db.group.calls.Load()
+}
