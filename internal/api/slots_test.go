@@ -9,8 +9,8 @@ import (
 	"github.com/smartpt/smartpt/internal/action"
 )
 
-// blockingExecutor holds every Execute until release is closed, whatever
-// its context says, as a slow vendor call would.
+// blockingExecutor holds every Execute until release is closed and ignores
+// its context, as a slow vendor call would.
 type blockingExecutor struct {
 	*fakeExecutor
 	entered chan struct{}
@@ -23,10 +23,10 @@ func (b *blockingExecutor) Execute(ctx context.Context, req action.Request) (*ac
 	return b.fakeExecutor.Execute(ctx, req)
 }
 
-// TestMaxConcurrentActions checks the bound on actions in progress: with
-// one slot taken, a second request waits and gets 503 with Retry-After
-// when the action timeout ends, without reaching the engine; once the slot
-// frees, requests go through again.
+// TestMaxConcurrentActions checks the bound on actions in progress. With
+// one slot taken, a second request waits, then gets 503 with Retry-After
+// when the action timeout ends, and never reaches the engine. Once the
+// slot frees, requests go through again.
 func TestMaxConcurrentActions(t *testing.T) {
 	exec := &blockingExecutor{fakeExecutor: newFakeExecutor(), entered: make(chan struct{}, 4), release: make(chan struct{})}
 	h := newHarness(t, exec, func(c *Config) {
