@@ -27,7 +27,10 @@ import (
 // A job that was running when its process died stays "running" in River's
 // table until River's rescuer frees it, which can take an hour. The sweeper
 // does not wait for that: every SweepInterval it schedules a new job for
-// each unfinished action whose next check is more than SweepSlack late.
+// each unfinished action whose next check is more than SweepSlack late and
+// that has no job waiting in River's queue. A live job keeps its action
+// from looking late: before each vendor read it moves next_check_at past
+// the read's bound (claimCheck), and it sets the next check when it waits.
 
 // confirmArgs is the job that moves one action towards a final state.
 type confirmArgs struct {
@@ -219,7 +222,12 @@ func (e *Engine) advance(ctx context.Context, id string) (time.Duration, error) 
 		return e.schedule(ctx, r, e.pollWait(r.Polls))
 	}
 
-	conf, err := e.poll(ctx, cc.containment, r)
+	if claimed, err := e.claimCheck(ctx, r); err != nil || !claimed {
+		return 0, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, e.cfg.DispatchTimeout)
+	conf, err := e.poll(rctx, cc.containment, r)
+	cancel()
 	if err != nil {
 		e.log.Warn("confirmation poll failed", "company", r.CompanyID, "action_id", r.ID, "vendor", r.Kind, "error", err)
 		return e.schedule(ctx, r, e.pollWait(r.Polls))
@@ -279,6 +287,40 @@ func (e *Engine) schedule(ctx context.Context, r *row, wait time.Duration) (time
 		return 0, fmt.Errorf("schedule action %s: %w", r.ID, err)
 	}
 	return wait, nil
+}
+
+// claimCheck marks the action as being checked by this job before a vendor
+// read: it moves next_check_at to the end of the read's bound
+// (DispatchTimeout) plus LeaseSlack, so that the sweep, which resumes
+// actions more than SweepSlack past next_check_at, leaves an action alone
+// while its job is alive and reading. The update is conditional on the
+// next_check_at this job loaded. It returns false when the sweep or another
+// job changed the row first. That job then owns the check and this one ends,
+// so two jobs that loaded the same row never both read the vendor.
+// NOTE: two live jobs of one action that load the row one after the other
+// can still both claim it in turn. Neither the sweep nor a restart creates
+// such a pair while the first job is alive.
+func (e *Engine) claimCheck(ctx context.Context, r *row) (bool, error) {
+	until := time.Now().Add(e.cfg.DispatchTimeout + e.cfg.LeaseSlack)
+	var n int64
+	err := e.db.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, e.db.Rebind("UPDATE actions SET next_check_at = ? WHERE id = ? AND state = ? AND next_check_at = ?"),
+			store.UnixNanos(until), r.ID, string(r.State), store.UnixNanos(r.NextCheckAt))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("claim the check of action %s: %w", r.ID, err)
+	}
+	if n == 0 {
+		e.log.Info("another job is checking the action; this job ends", "action_id", r.ID)
+		return false, nil
+	}
+	r.NextCheckAt = until
+	return true, nil
 }
 
 // advanceQueued sends a queued write once the action it waits for is final.
@@ -341,7 +383,12 @@ func (e *Engine) recover(ctx context.Context, r *row) (time.Duration, error) {
 	if cc.containment == nil {
 		// Directory writes finish within the request; their outcome cannot
 		// be read back without the account's state.
-		out, err := cc.directory.Status(ctx, r.Target)
+		if claimed, err := e.claimCheck(ctx, r); err != nil || !claimed {
+			return 0, err
+		}
+		rctx, cancel := context.WithTimeout(ctx, e.cfg.DispatchTimeout)
+		out, err := cc.directory.Status(rctx, r.Target)
+		cancel()
 		if err != nil {
 			return e.schedule(ctx, r, e.pollWait(r.Polls))
 		}
@@ -354,7 +401,12 @@ func (e *Engine) recover(ctx context.Context, r *row) (time.Duration, error) {
 		return 0, err
 	}
 
-	out, err := cc.containment.Status(ctx, *r.Endpoint)
+	if claimed, err := e.claimCheck(ctx, r); err != nil || !claimed {
+		return 0, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, e.cfg.DispatchTimeout)
+	out, err := cc.containment.Status(rctx, *r.Endpoint)
+	cancel()
 	if err != nil {
 		if time.Since(r.LeaseUntil) > e.cfg.ConfirmDeadline {
 			_, terr := e.transition(ctx, r, Requested, change{State: Expired, Detail: "the outcome of the vendor call was lost and the endpoint could not be read in time"})
@@ -442,6 +494,7 @@ func (e *Engine) sweep(ctx context.Context) error {
 
 	for _, d := range list {
 		now := time.Now()
+		resumed := false
 		err := e.db.InTx(ctx, func(tx *sql.Tx) error {
 			res, err := tx.ExecContext(ctx, e.db.Rebind("UPDATE actions SET next_check_at = ? WHERE id = ? AND next_check_at = ?"),
 				store.UnixNanos(now.Add(e.cfg.SweepSlack)), d.id, d.next)
@@ -451,14 +504,40 @@ func (e *Engine) sweep(ctx context.Context) error {
 			if n, _ := res.RowsAffected(); n == 0 {
 				return nil
 			}
+			if queued, err := e.jobQueued(ctx, tx, d.id); err != nil || queued {
+				return err
+			}
+			resumed = true
 			return e.enqueueTx(ctx, tx, d.id, now)
 		})
 		if err != nil {
 			return err
 		}
-		e.log.Info("resumed an unfinished action", "action_id", d.id)
+		if resumed {
+			e.log.Info("resumed an unfinished action", "action_id", d.id)
+		}
 	}
 	return nil
+}
+
+// jobQueued reports whether a confirmation job of the action waits in
+// River's table for a worker: available (no worker free yet), scheduled (a
+// snoozed job) or pending. Such a job is not lost, so the sweep adds none.
+// A job in state running is not counted, because after a SIGKILL River
+// keeps it running until its rescuer frees it. A live running job instead
+// moves next_check_at forward before each vendor read (claimCheck).
+func (e *Engine) jobQueued(ctx context.Context, tx *sql.Tx, actionID string) (bool, error) {
+	query := `SELECT COUNT(*) FROM river_job WHERE kind = ? AND state IN ('available', 'scheduled', 'pending')
+		AND json_extract(args, '$.action_id') = ?`
+	if e.db.Dialect == store.Postgres {
+		query = `SELECT COUNT(*) FROM river_job WHERE kind = ? AND state IN ('available', 'scheduled', 'pending')
+		AND args->>'action_id' = ?`
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, e.db.Rebind(query), confirmArgs{}.Kind(), actionID).Scan(&n); err != nil {
+		return false, fmt.Errorf("look for a queued confirmation job of action %s: %w", actionID, err)
+	}
+	return n > 0, nil
 }
 
 func (e *Engine) open(sealed string) (string, error) {

@@ -262,8 +262,8 @@ func (e *Engine) runEndpoint(ctx context.Context, req Request, cc *cachedClient)
 }
 
 // resolve finds exactly one endpoint for tgt. For a status request to a
-// connector that implements vendor.StatusResolver it also returns the
-// endpoint's status read by the same vendor call; otherwise read is nil.
+// connector that implements vendor.StatusResolver, it also returns the
+// endpoint's status from the same vendor call. Otherwise read is nil.
 func (e *Engine) resolve(ctx context.Context, c vendor.Containment, kind vendor.Kind, req Request, tgt vendor.Target) (vendor.Endpoint, *vendor.Outcome, error) {
 	var (
 		eps  []vendor.Endpoint
@@ -523,9 +523,9 @@ func (e *Engine) dispatchFailed(ctx context.Context, r *row, err error, took tim
 // the request's first vendor call began.
 //
 // A read changes nothing at the vendor, so it is stored once, when it has
-// ended: the action row in its final state, its two history events
-// (requested at start, then confirmed or failed) and one audit event, in one
-// transaction, before the answer is sent. So every answered read is on
+// ended: the action row in its final state with the history and audit
+// events of both transitions (requested at start, then confirmed or
+// failed), in one transaction, before the answer is sent. So every answered read is on
 // record; a read cut short by a crash disclosed nothing and leaves no row.
 func (e *Engine) endpointStatus(ctx context.Context, req Request, cc *cachedClient, ep vendor.Endpoint, read *vendor.Outcome, start time.Time) (*Result, error) {
 	r := &row{

@@ -314,9 +314,9 @@ func (e *Engine) insertRead(ctx context.Context, r *row) error {
 }
 
 // insertFinishedRead stores a read that has ended, in state final, in one
-// transaction: the action row, the history events requested (at start) and
-// final (now), and one audit event for the final state with the read's
-// duration.
+// transaction: the action row, and the history and audit events of its two
+// transitions, requested (at start) and final (now, with the read's
+// duration). So a read is on record like every other action.
 func (e *Engine) insertFinishedRead(ctx context.Context, r *row, start time.Time, final State, detail string, took time.Duration) error {
 	now := time.Now().UTC()
 	r.State, r.Detail = final, detail
@@ -334,6 +334,9 @@ func (e *Engine) insertFinishedRead(ctx context.Context, r *row, start time.Time
 			r.ID, store.UnixNanos(r.CreatedAt), string(Requested), r.ID, store.UnixNanos(now), string(final), detail)
 		if err != nil {
 			return fmt.Errorf("record history of read %s: %w", r.ID, err)
+		}
+		if err := e.auditTx(ctx, tx, r, Requested, "", 0, r.CreatedAt); err != nil {
+			return err
 		}
 		return e.auditTx(ctx, tx, r, final, detail, took, now)
 	})

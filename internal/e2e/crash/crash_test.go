@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,9 +38,27 @@ import (
 const defaultActions = 100
 
 // hostsPerIntegration is how many demo hosts of each simulator get an
-// isolation, so that a company's Defender calls stay within the documented
-// 100 a minute.
+// isolation.
 const hostsPerIntegration = 10
+
+// defenderHosts is how many demo hosts of each company's Defender
+// integration get an isolation. Each isolation costs about eight Defender
+// calls (an estimate: one lookup of the machine, the isolate call, and about
+// six reads of the machine action while the simulator keeps it pending for
+// pendingDelay), and the client spends the documented budget of 100 calls a
+// minute as a bucket of 10 refilled at 1.7 calls a second. Four isolations,
+// about 32 calls, finish within the 10 s dispatch timeout; ten did not,
+// because about half of them could not send their isolate call in time.
+const defenderHosts = 4
+
+// hostsFor returns how many demo hosts of a simulator of kind get an
+// isolation.
+func hostsFor(kind vendor.Kind) int {
+	if kind == vendor.KindDefender {
+		return defenderHosts
+	}
+	return hostsPerIntegration
+}
 
 // pendingDelay keeps every simulated isolation pending well past the kill.
 const pendingDelay = 4 * time.Second
@@ -98,6 +117,10 @@ type scenario struct {
 	targets []target
 	sides   []*vendorSide
 	keys    map[string]string // company name -> key
+
+	// responses holds the outcome of each target's isolation request, by
+	// target index, once sendAll has run.
+	responses []response
 }
 
 func newScenario(t *testing.T, d *deployment, db *store.DB, actions int) *scenario {
@@ -117,7 +140,7 @@ func newScenario(t *testing.T, d *deployment, db *store.DB, actions int) *scenar
 			if side == nil {
 				continue
 			}
-			for _, h := range simharness.DemoHosts()[:hostsPerIntegration] {
+			for _, h := range simharness.DemoHosts()[:hostsFor(p.Kind)] {
 				if len(s.targets) < actions {
 					s.targets = append(s.targets, target{company: name, key: key, in: side, host: h.Hostname})
 					added++
@@ -172,23 +195,60 @@ func (s *scenario) connect(company string, p fault.Profile) *vendorSide {
 	return side
 }
 
-// isolate sends one isolation to the server at base. It returns the HTTP
-// status, or 0 when no response arrived.
-func isolate(ctx context.Context, client *http.Client, base string, tg target) int {
+// response is the outcome of one isolation request: the route, the HTTP
+// status (0 when no response arrived) and the cause, which is the transport
+// error or, for an error status, the message and detail of the body.
+type response struct {
+	route  string
+	status int
+	cause  string
+}
+
+// isolate sends one isolation to the server at base.
+func isolate(ctx context.Context, client *http.Client, base string, tg target) response {
+	out := response{route: tg.in.profile.Route}
 	body, _ := json.Marshal(map[string]string{"action": "isolate", "Email": "soc@crash.example", "agent_id": tg.host})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+tg.in.profile.Route, bytes.NewReader(body))
 	if err != nil {
-		return 0
+		out.cause = err.Error()
+		return out
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("x-sha256", tg.key)
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0
+		out.cause = "no response: " + transportCause(err)
+		return out
 	}
-	io.Copy(io.Discard, resp.Body)
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-	return resp.StatusCode
+	out.status = resp.StatusCode
+	if resp.StatusCode >= 400 {
+		var e struct {
+			Message string `json:"message"`
+			Detail  string `json:"detail"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Message != "" {
+			out.cause = strings.TrimSpace(e.Message + " (" + idPattern.ReplaceAllString(e.Detail, "<id>") + ")")
+		} else {
+			out.cause = strings.TrimSpace(string(data))
+		}
+	}
+	return out
+}
+
+// idPattern matches the action ids and numbers in an error detail, so that
+// causes that differ only in those group together.
+var idPattern = regexp.MustCompile(`[0-9a-f]{32}|\d+`)
+
+// transportCause shortens a transport error to its last part, such as
+// "connection refused" or "EOF", without the address.
+func transportCause(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
 }
 
 // sendAll isolates every target with 16 concurrent clients; server(i)
@@ -197,6 +257,7 @@ func isolate(ctx context.Context, client *http.Client, base string, tg target) i
 func (s *scenario) sendAll(ctx context.Context, server func(i int) string, killAfter int, kill func()) map[int]int {
 	client := &http.Client{Timeout: time.Minute}
 	statuses := map[int]int{}
+	s.responses = make([]response, len(s.targets))
 	var mu sync.Mutex
 	var answered atomic.Int64
 	var killOnce sync.Once
@@ -208,9 +269,10 @@ func (s *scenario) sendAll(ctx context.Context, server func(i int) string, killA
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				st := isolate(ctx, client, server(i), s.targets[i])
+				got := isolate(ctx, client, server(i), s.targets[i])
 				mu.Lock()
-				statuses[st]++
+				statuses[got.status]++
+				s.responses[i] = got
 				mu.Unlock()
 				if answered.Add(1) == int64(killAfter) {
 					killOnce.Do(kill)
@@ -325,6 +387,36 @@ func (s *scenario) check(ctx context.Context) {
 	}
 	t.Logf("isolate actions by state %v; forwarded isolate writes %d, endpoints isolated %d, doubled %d; failures by detail %v",
 		sortedMap(states), writes, len(accepted), doubled, sortedMap(failures))
+	s.logResponses()
+}
+
+// logResponses logs the isolation requests that did not succeed in two
+// groups: those the kill left without a response, and those the server
+// answered with a 5xx, each by route and cause. Other error statuses are
+// logged as a third group.
+func (s *scenario) logResponses() {
+	killed, serverErrors, others := map[string]int{}, map[string]int{}, map[string]int{}
+	for _, r := range s.responses {
+		switch {
+		case r.status == 0:
+			killed[r.route+" "+r.cause]++
+		case r.status >= 500:
+			serverErrors[fmt.Sprintf("%s %d %s", r.route, r.status, r.cause)]++
+		case r.status >= 400:
+			others[fmt.Sprintf("%s %d %s", r.route, r.status, r.cause)]++
+		}
+	}
+	s.t.Logf("requests without a response (the kill): %d %v", total(killed), sortedMap(killed))
+	s.t.Logf("requests answered with a 5xx: %d %v", total(serverErrors), sortedMap(serverErrors))
+	s.t.Logf("requests answered with a 4xx: %d %v", total(others), sortedMap(others))
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func sortedMap(m map[string]int) string {
