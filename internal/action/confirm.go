@@ -232,6 +232,11 @@ func (e *Engine) advance(ctx context.Context, id string) (time.Duration, error) 
 		e.log.Warn("confirmation poll failed", "company", r.CompanyID, "action_id", r.ID, "vendor", r.Kind, "error", err)
 		return e.schedule(ctx, r, e.pollWait(r.Polls))
 	}
+	if !conf.Final && conf.WaitForEvent && !r.Deadline.IsZero() {
+		// Polling cannot tell more; the event confirms the action, or the
+		// deadline expires it.
+		return e.schedule(ctx, r, time.Until(r.Deadline)+time.Second)
+	}
 	if !conf.Final {
 		return e.schedule(ctx, r, e.pollWait(r.Polls))
 	}
@@ -281,8 +286,11 @@ func (e *Engine) poll(ctx context.Context, c vendor.Containment, r *row) (vendor
 // schedule records when the action is looked at next and returns the wait.
 func (e *Engine) schedule(ctx context.Context, r *row, wait time.Duration) (time.Duration, error) {
 	next := time.Now().Add(wait)
-	_, err := e.db.SQL.ExecContext(ctx, e.db.Rebind("UPDATE actions SET next_check_at = ?, polls = polls + 1 WHERE id = ? AND state = ?"),
-		store.UnixNanos(next), r.ID, string(r.State))
+	err := e.db.InTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, e.db.Rebind("UPDATE actions SET next_check_at = ?, polls = polls + 1 WHERE id = ? AND state = ?"),
+			store.UnixNanos(next), r.ID, string(r.State))
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("schedule action %s: %w", r.ID, err)
 	}
@@ -291,9 +299,10 @@ func (e *Engine) schedule(ctx context.Context, r *row, wait time.Duration) (time
 
 // claimCheck marks the action as being checked by this job before a vendor
 // read: it moves next_check_at to the end of the read's bound
-// (DispatchTimeout) plus LeaseSlack, so that the sweep, which resumes
-// actions more than SweepSlack past next_check_at, leaves an action alone
-// while its job is alive and reading. The update is conditional on the
+// (DispatchTimeout). The sweep resumes only actions more than SweepSlack
+// past next_check_at, so it leaves an action alone while its job is alive
+// and reading, and resumes it within DispatchTimeout + SweepSlack when the
+// job's process died during the read. The update is conditional on the
 // next_check_at this job loaded. It returns false when the sweep or another
 // job changed the row first. That job then owns the check and this one ends,
 // so two jobs that loaded the same row never both read the vendor.
@@ -301,7 +310,7 @@ func (e *Engine) schedule(ctx context.Context, r *row, wait time.Duration) (time
 // can still both claim it in turn. Neither the sweep nor a restart creates
 // such a pair while the first job is alive.
 func (e *Engine) claimCheck(ctx context.Context, r *row) (bool, error) {
-	until := time.Now().Add(e.cfg.DispatchTimeout + e.cfg.LeaseSlack)
+	until := time.Now().Add(e.cfg.DispatchTimeout)
 	var n int64
 	err := e.db.InTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, e.db.Rebind("UPDATE actions SET next_check_at = ? WHERE id = ? AND state = ? AND next_check_at = ?"),

@@ -143,3 +143,52 @@ func simUsers(t *testing.T, h *harness, req Request) {
 		}
 	}
 }
+
+// TestEngine_WazuhWaitsForEvent checks that the engine stops polling an
+// action whose vendor cannot report its outcome (Wazuh) after the first
+// look, instead of polling it every PollMax until the deadline, and that
+// the integration event still confirms it.
+func TestEngine_WazuhWaitsForEvent(t *testing.T) {
+	sim, ok := simharness.Lookup(vendor.KindWazuh)
+	if !ok {
+		t.Skip("no Wazuh simulator in this build")
+	}
+	db := storetest.Open(t, store.SQLite)
+	h := newHarness(t, db, nil)
+	run, err := sim.Start(simharness.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	h.tenants.mu.Lock()
+	if h.tenants.cfgs == nil {
+		h.tenants.cfgs = map[string]vendor.Config{}
+	}
+	h.tenants.cfgs[company+"/wazuh"] = vendor.Config{CompanyID: company, Service: vendor.ServiceWazuh, Kind: vendor.KindWazuh, Settings: run.Settings, Secrets: run.Secrets}
+	h.tenants.mu.Unlock()
+
+	req := Request{CompanyID: company, Service: vendor.ServiceWazuh, Route: "/wazuh/agents", Requester: "soc@example.com", Action: vendor.ActionIsolate, Target: "demo-host-04"}
+	res, err := h.e.Execute(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != Dispatched {
+		t.Fatalf("isolate: state %s, want dispatched", res.State)
+	}
+
+	// With PollMin 20 ms and PollMax 80 ms, polling would look about ten
+	// times in this wait.
+	time.Sleep(800 * time.Millisecond)
+	r, err := h.e.loadRow(context.Background(), db.Read, res.ActionID, false)
+	if err != nil || r == nil {
+		t.Fatalf("load action: %v", err)
+	}
+	if r.Polls > 2 {
+		t.Errorf("action looked at %d times in 800 ms, want at most 2: Wazuh cannot be polled", r.Polls)
+	}
+	if r.NextCheckAt.Before(r.Deadline) {
+		t.Errorf("next check at %s, before the deadline %s: want the next look at the deadline", r.NextCheckAt, r.Deadline)
+	}
+
+	settle(t, h, req, res.ActionID)
+}

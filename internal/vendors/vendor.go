@@ -157,6 +157,12 @@ type Confirmation struct {
 	State     Isolation // the endpoint's isolation state as now known
 	Detail    string    // vendor status text, for example "Succeeded" or "TIMEOUT"
 	Raw       json.RawMessage
+
+	// WaitForEvent, with Final false, means the vendor cannot report the
+	// action's outcome at all: only an event from elsewhere (the Wazuh
+	// integration's result event) confirms it. The engine then stops
+	// polling and looks at the action again at its deadline.
+	WaitForEvent bool
 }
 
 // Containment is the capability of an endpoint product.

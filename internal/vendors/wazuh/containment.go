@@ -258,9 +258,10 @@ func (c *Client) Confirm(_ context.Context, ep vendor.Endpoint, action vendor.Ac
 		state = vendor.Releasing
 	}
 	return vendor.Confirmation{
-		Final:  false,
-		State:  state,
-		Detail: "waiting for the smartpt-isolation result event of agent " + ep.AgentID,
+		Final:        false,
+		State:        state,
+		Detail:       "waiting for the smartpt-isolation result event of agent " + ep.AgentID,
+		WaitForEvent: true,
 	}, nil
 }
 
