@@ -286,11 +286,8 @@ func (e *Engine) poll(ctx context.Context, c vendor.Containment, r *row) (vendor
 // schedule records when the action is looked at next and returns the wait.
 func (e *Engine) schedule(ctx context.Context, r *row, wait time.Duration) (time.Duration, error) {
 	next := time.Now().Add(wait)
-	err := e.db.InTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, e.db.Rebind("UPDATE actions SET next_check_at = ?, polls = polls + 1 WHERE id = ? AND state = ?"),
-			store.UnixNanos(next), r.ID, string(r.State))
-		return err
-	})
+	_, err := e.db.ExecOne(ctx, e.db.Rebind("UPDATE actions SET next_check_at = ?, polls = polls + 1 WHERE id = ? AND state = ?"),
+		store.UnixNanos(next), r.ID, string(r.State))
 	if err != nil {
 		return 0, fmt.Errorf("schedule action %s: %w", r.ID, err)
 	}
@@ -311,16 +308,8 @@ func (e *Engine) schedule(ctx context.Context, r *row, wait time.Duration) (time
 // such a pair while the first job is alive.
 func (e *Engine) claimCheck(ctx context.Context, r *row) (bool, error) {
 	until := time.Now().Add(e.cfg.DispatchTimeout)
-	var n int64
-	err := e.db.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, e.db.Rebind("UPDATE actions SET next_check_at = ? WHERE id = ? AND state = ? AND next_check_at = ?"),
-			store.UnixNanos(until), r.ID, string(r.State), store.UnixNanos(r.NextCheckAt))
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
-		return nil
-	})
+	n, err := e.db.ExecOne(ctx, e.db.Rebind("UPDATE actions SET next_check_at = ? WHERE id = ? AND state = ? AND next_check_at = ?"),
+		store.UnixNanos(until), r.ID, string(r.State), store.UnixNanos(r.NextCheckAt))
 	if err != nil {
 		return false, fmt.Errorf("claim the check of action %s: %w", r.ID, err)
 	}

@@ -169,3 +169,42 @@ func TestInTxAfterClose(t *testing.T) {
 		t.Fatal("InTx after Close blocked")
 	}
 }
+
+// TestExecOne checks the rows-changed count of a single write on both
+// engines, and that a failing statement returns its error.
+func TestExecOne(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			db := storetest.Open(t, d)
+			ctx := context.Background()
+			if _, err := db.SQL.ExecContext(ctx, "CREATE TABLE exec_one (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)"); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				if _, err := db.ExecOne(ctx, db.Rebind("INSERT INTO exec_one (id, n) VALUES (?, 0)"), i); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			cases := []struct {
+				name  string
+				query string
+				want  int64
+			}{
+				{"all rows", "UPDATE exec_one SET n = n + 1", 3},
+				{"one row", "UPDATE exec_one SET n = n + 1 WHERE id = 1", 1},
+				{"no row", "UPDATE exec_one SET n = n + 1 WHERE id = 99", 0},
+			}
+			for _, c := range cases {
+				n, err := db.ExecOne(ctx, c.query)
+				if err != nil || n != c.want {
+					t.Errorf("%s: %d rows, %v; want %d rows", c.name, n, err, c.want)
+				}
+			}
+
+			if _, err := db.ExecOne(ctx, db.Rebind("INSERT INTO exec_one (id, n) VALUES (?, 0)"), 1); !store.IsUniqueViolation(err) {
+				t.Errorf("duplicate insert: %v, want a unique violation", err)
+			}
+		})
+	}
+}
