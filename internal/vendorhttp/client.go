@@ -178,7 +178,22 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 
 	reauthorized := false
 	reached := false // an attempt was handed to the transport
+	unknown := false // a write attempt was handed over and got no response
 	var lastErr error
+
+	// settle returns a final response. After a write attempt that got no
+	// response, the vendor may have acted on it, so a later attempt's
+	// rejection (a 429, or a 404 of a resource the first attempt removed)
+	// does not prove that nothing happened: the call's outcome is unknown,
+	// and it is returned as a timeout, which the engine settles by
+	// reading the endpoint's state.
+	settle := func(resp *Response) (*Response, error) {
+		if !unknown || resp.Status < 400 {
+			return resp, nil
+		}
+		return nil, c.redact(&Error{Op: req.Op, Timeout: true, Err: fmt.Errorf(
+			"an earlier attempt of this %s was sent but got no response, and the retry got status %d: whether the vendor acted is unknown", req.Method, resp.Status)})
+	}
 	for attempt := 1; attempt <= attempts; attempt++ {
 		if err := c.budget.Wait(ctx); err != nil {
 			return nil, c.redact(&Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), NotSent: !reached, Err: fmt.Errorf("wait for the rate budget: %w", err)})
@@ -187,6 +202,7 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 		start := time.Now()
 		resp, sent, err := c.once(ctx, req)
 		reached = reached || sent != nil
+		unknown = unknown || (err != nil && sent != nil && isWriteMethod(req.Method))
 		observe(c.cfg.Vendor, req.Op, outcomeOf(resp, err), time.Since(start))
 
 		// Transport failure: retry only when the request is idempotent.
@@ -225,24 +241,34 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 		case resp.Status == http.StatusTooManyRequests && attempt < attempts:
 			wait := c.throttleWait(resp, attempt)
 			if deadline, has := ctx.Deadline(); has && time.Until(deadline) < wait {
-				return resp, nil
+				return settle(resp)
 			}
 			c.logger.Warn("vendor throttled the call, waiting", "vendor", c.cfg.Vendor, "op", req.Op, "wait", wait)
 			if err := c.sleep(ctx, wait); err != nil {
-				return resp, nil
+				return settle(resp)
 			}
 			continue
 
 		case resp.Status >= 500 && req.Idempotent && attempt < attempts:
 			c.logger.Warn("vendor returned a server error, retrying", "vendor", c.cfg.Vendor, "op", req.Op, "status", resp.Status, "attempt", attempt)
 			if err := c.sleep(ctx, backoff(attempt)); err != nil {
-				return resp, nil
+				return settle(resp)
 			}
 			continue
 		}
-		return resp, nil
+		return settle(resp)
 	}
 	return nil, c.redact(lastErr)
+}
+
+// isWriteMethod reports whether an HTTP method can change state at the
+// vendor: every method but GET, HEAD and OPTIONS.
+func isWriteMethod(method string) bool {
+	switch method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
 }
 
 // throttleWait returns how long to wait after a 429: the Retry-After
