@@ -311,6 +311,10 @@ func (e *Engine) admit(ctx context.Context, req Request, r *row) (admission, err
 	now := time.Now().UTC()
 	var out admission
 	err := e.db.InTx(ctx, func(tx *sql.Tx) error {
+		// A run ended by a deadlock runs again: start from a clean slate.
+		out = admission{}
+		r.QueuedBehind, r.LeaseUntil, r.NextCheckAt = "", time.Time{}, time.Time{}
+
 		same, err := e.unfinished(ctx, tx, r.CompanyID, r.Service, "agent_id", r.AgentID, r.Action)
 		if err != nil {
 			return err

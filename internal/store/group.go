@@ -55,7 +55,14 @@ type groupCall struct {
 
 	panicked   bool
 	panicValue any
+
+	retries int  // runs the database ended to break a deadlock
+	requeue bool // run it again in the next group
 }
+
+// maxRetries bounds how often one call runs again after the database
+// ended its run to break a deadlock or a serialization conflict.
+const maxRetries = 3
 
 func newGroup(db *sql.DB, dialect Dialect) *group {
 	g := &group{
@@ -151,9 +158,22 @@ func (g *group) commitLoop() {
 		g.groups.Add(1)
 		g.calls.Add(uint64(len(batch)))
 		g.runGroup(batch)
-		for i := range batch {
-			close(batch[i].done)
+		var again []*groupCall
+		for i, call := range batch {
+			if call.requeue {
+				call.requeue = false
+				again = append(again, call)
+			} else {
+				close(call.done)
+			}
 			batch[i] = nil
+		}
+		if len(again) > 0 {
+			// First in the next group: the conflicting transaction of the
+			// other process has gone on once this group's locks were freed.
+			g.mu.Lock()
+			g.pending = append(again, g.pending...)
+			g.mu.Unlock()
 		}
 	}
 }
@@ -188,6 +208,7 @@ func (g *group) runGroup(batch []*groupCall) {
 		}
 		if call.err != nil {
 			tx.Rollback()
+			g.retryIfConflict(call)
 			return
 		}
 		if err := tx.Commit(); err != nil {
@@ -224,6 +245,7 @@ func (g *group) runGroup(batch []*groupCall) {
 				g.abandon(tx, batch, fmt.Errorf("release a %s savepoint: %w", g.dialect, err))
 				return
 			}
+			g.retryIfConflict(call)
 			continue
 		}
 		kept++
@@ -236,7 +258,7 @@ func (g *group) runGroup(batch []*groupCall) {
 	if err := tx.Commit(); err != nil {
 		err = fmt.Errorf("commit %s transaction: %w", g.dialect, err)
 		for _, call := range batch {
-			if call.err == nil {
+			if call.err == nil && !call.requeue {
 				call.err = err
 			}
 		}
@@ -248,10 +270,26 @@ func (g *group) runGroup(batch []*groupCall) {
 func (g *group) abandon(tx *sql.Tx, batch []*groupCall, err error) {
 	tx.Rollback()
 	for _, call := range batch {
-		if call.err == nil {
+		if call.err == nil && !call.requeue {
 			call.err = err
 		}
 	}
+}
+
+// retryIfConflict marks a failed call to run again in the next group when
+// the database ended it to break a deadlock or a serialization conflict.
+// Two replicas on one PostgreSQL database can deadlock: each group takes
+// the audit-chain heads and action rows of several calls, in the order of
+// its calls. Running the call again in this group would meet the same
+// lock, which this group still holds for its other calls; in the next
+// group, after this one commits, the other transaction has gone on.
+func (g *group) retryIfConflict(call *groupCall) {
+	if call.retries >= maxRetries || !IsConflict(call.err) {
+		return
+	}
+	call.retries++
+	call.err = nil
+	call.requeue = true
 }
 
 // call runs one function, turning a panic into a rollback of its work and

@@ -208,3 +208,68 @@ func TestExecOne(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupCommitRetriesDeadlock makes two processes' transactions take two
+// rows in opposite orders, as two replicas' groups can with audit-chain
+// heads. PostgreSQL ends one of them to break the deadlock; that call must
+// run again and succeed, not fail its caller.
+func TestGroupCommitRetriesDeadlock(t *testing.T) {
+	url, _ := storetest.SchemaURL(t)
+	ctx := context.Background()
+	open := func() *store.DB {
+		db, err := store.Open(ctx, store.Options{DatabaseURL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a, b := open(), open()
+	if _, err := a.SQL.ExecContext(ctx, "CREATE TABLE deadlock_probe (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SQL.ExecContext(ctx, "INSERT INTO deadlock_probe (id, n) VALUES (1, 0), (2, 0)"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Both first updates happen before either second update, once only:
+	// a run that comes again finds the barrier open.
+	var barrier sync.WaitGroup
+	barrier.Add(2)
+	var passed [2]sync.Once
+	lockBoth := func(db *store.DB, side int, first, second int) error {
+		return db.InTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, "UPDATE deadlock_probe SET n = n + 1 WHERE id = $1", first); err != nil {
+				return err
+			}
+			passed[side].Do(func() {
+				barrier.Done()
+				barrier.Wait()
+			})
+			_, err := tx.ExecContext(ctx, "UPDATE deadlock_probe SET n = n + 1 WHERE id = $1", second)
+			return err
+		})
+	}
+
+	errs := make(chan error, 2)
+	go func() { errs <- lockBoth(a, 0, 1, 2) }()
+	go func() { errs <- lockBoth(b, 1, 2, 1) }()
+	for range 2 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Errorf("InTx: %v, want the deadlock victim run again and committed", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("InTx calls did not return within 30 s")
+		}
+	}
+
+	var total int
+	if err := a.SQL.QueryRowContext(ctx, "SELECT SUM(n) FROM deadlock_probe").Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if total != 4 {
+		t.Errorf("sum of updates %d, want 4: each call's two updates committed once", total)
+	}
+}

@@ -50,6 +50,9 @@ func (db *DB) ForUpdate() string {
 // committer's goroutine. So fn must do database work only: no network
 // call, no long wait, and no InTx of its own, which would wait for the
 // group that fn holds open. A panic in fn is raised again in the caller.
+// When PostgreSQL ends fn's statements to break a deadlock with another
+// process (see IsConflict), its work is rolled back and fn runs again, up
+// to 3 times, in a later group: fn must not assume it runs once.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.group != nil {
 		return db.group.run(ctx, fn)
@@ -66,6 +69,17 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("commit %s transaction: %w", db.Dialect, err)
 	}
 	return nil
+}
+
+// IsConflict reports whether err is PostgreSQL ending a transaction to
+// break a deadlock (40P01) or a serialization conflict (40001). Running the
+// transaction again is the documented remedy for both.
+func IsConflict(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40P01" || pgErr.Code == "40001"
+	}
+	return false
 }
 
 // IsUniqueViolation reports whether err is a unique or primary key
