@@ -55,7 +55,7 @@ while IFS=: read -r file line; do
 	if ! fuzz_once "$pkg" "$name"; then
 		# Go 1.26's fuzz coordinator can fail a target with a bare "context
 		# deadline exceeded" when -fuzztime ends while a worker is busy, with
-		# no failing input (golang/go issue 75804, fixed in Go 1.27). Such a
+		# no failing input: a race in the fuzz coordinator, fixed in Go 1.27. Such a
 		# run is tried once more; a run that wrote an input is a finding.
 		if grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
 			echo "== $pkg $name: the fuzz engine stopped at its deadline without a failing input; running it again"
