@@ -529,7 +529,7 @@ func (e *Engine) dispatchFailed(ctx context.Context, r *row, err error, took tim
 // A read changes nothing at the vendor, so it is stored once, when it has
 // ended: the action row in its final state with the history and audit
 // events of both transitions (requested at start, then confirmed or
-// failed), in one transaction, before the answer is sent. So every answered read is on
+// failed), in one transaction, before the response is sent. So every answered read is on
 // record; a read cut short by a crash disclosed nothing and leaves no row.
 func (e *Engine) endpointStatus(ctx context.Context, req Request, cc *cachedClient, ep vendor.Endpoint, read *vendor.Outcome, start time.Time) (*Result, error) {
 	r := &row{

@@ -135,6 +135,15 @@ func (e *Engine) loadRow(ctx context.Context, q queryer, id string, lock bool) (
 func (e *Engine) insertRow(ctx context.Context, tx *sql.Tx, r *row, detail string) error {
 	now := time.Now().UTC()
 	r.CreatedAt, r.UpdatedAt = now, now
+	if err := e.insertActionTx(ctx, tx, r); err != nil {
+		return err
+	}
+	return e.recordEvent(ctx, tx, r, r.State, detail, 0)
+}
+
+// insertActionTx inserts the actions row of r as it is, timestamps
+// included, inside tx.
+func (e *Engine) insertActionTx(ctx context.Context, tx *sql.Tx, r *row) error {
 	var endpoint string
 	if r.Endpoint != nil {
 		endpoint = jsonText(r.Endpoint)
@@ -143,11 +152,8 @@ func (e *Engine) insertRow(ctx context.Context, tx *sql.Tx, r *row, detail strin
 		r.ID, r.CompanyID, string(r.Service), string(r.Kind), string(r.Action), r.Target, r.AgentID, r.Requester, r.ClientAddr,
 		r.RequestID, r.Route, string(r.State), r.VendorRef, endpoint, jsonText(r.Options), r.UnlockCode, r.QueuedBehind,
 		store.UnixNanos(r.LeaseUntil), store.UnixNanos(r.NextCheckAt), store.UnixNanos(r.Deadline), r.Polls, string(r.Result), r.Detail, r.DryRun,
-		store.UnixNanos(now), store.UnixNanos(now))
-	if err != nil {
-		return err
-	}
-	return e.recordEvent(ctx, tx, r, r.State, detail, 0)
+		store.UnixNanos(r.CreatedAt), store.UnixNanos(r.UpdatedAt))
+	return err
 }
 
 // recordEvent appends a history event and the matching audit event.
@@ -322,15 +328,10 @@ func (e *Engine) insertFinishedRead(ctx context.Context, r *row, start time.Time
 	r.State, r.Detail = final, detail
 	return e.db.InTx(ctx, func(tx *sql.Tx) error {
 		r.CreatedAt, r.UpdatedAt = start.UTC(), now
-		_, err := tx.ExecContext(ctx, e.db.Rebind("INSERT INTO actions ("+rowColumns+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-			r.ID, r.CompanyID, string(r.Service), string(r.Kind), string(r.Action), r.Target, r.AgentID, r.Requester, r.ClientAddr,
-			r.RequestID, r.Route, string(final), r.VendorRef, jsonText(r.Endpoint), jsonText(r.Options), r.UnlockCode, r.QueuedBehind,
-			int64(0), int64(0), int64(0), r.Polls, string(r.Result), detail, r.DryRun,
-			store.UnixNanos(r.CreatedAt), store.UnixNanos(now))
-		if err != nil {
+		if err := e.insertActionTx(ctx, tx, r); err != nil {
 			return fmt.Errorf("store read %s: %w", r.ID, err)
 		}
-		_, err = tx.ExecContext(ctx, e.db.Rebind(`INSERT INTO action_events (action_id, seq, time, state, detail) VALUES (?, 1, ?, ?, ''), (?, 2, ?, ?, ?)`),
+		_, err := tx.ExecContext(ctx, e.db.Rebind(`INSERT INTO action_events (action_id, seq, time, state, detail) VALUES (?, 1, ?, ?, ''), (?, 2, ?, ?, ?)`),
 			r.ID, store.UnixNanos(r.CreatedAt), string(Requested), r.ID, store.UnixNanos(now), string(final), detail)
 		if err != nil {
 			return fmt.Errorf("record history of read %s: %w", r.ID, err)

@@ -106,9 +106,11 @@ func (s *Server) actionHandler(route actionRoute) companyHandler {
 	}
 }
 
-// acquireSlot waits for one of the MaxConcurrentActions slots. It answers
+// acquireSlot waits for one of the MaxConcurrentActions slots. It writes
 // 503 and returns false when ctx (the action timeout) ends first, and
-// returns false without an answer when the client has gone.
+// returns false without a response when the client has gone.
+// NOTE: a request rejected here is counted in /metrics (status 503) but not
+// written to the audit trail, because it never reached the engine.
 func (s *Server) acquireSlot(w http.ResponseWriter, r *http.Request, ctx context.Context) bool {
 	select {
 	case s.slots <- struct{}{}:

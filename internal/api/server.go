@@ -187,7 +187,7 @@ func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 
 // DefaultMaxConcurrentActions is the default of
 // Config.MaxConcurrentActions. It keeps both cores of a small server busy
-// with vendors that answer within milliseconds, and allows 256 vendor calls
-// in flight when they take longer; vendors' own rate limits are far below
-// what that allows.
+// with vendors that respond within milliseconds, and allows 256 vendor
+// calls in flight when they take longer. Vendors' own rate limits are far
+// below what that allows.
 const DefaultMaxConcurrentActions = 256

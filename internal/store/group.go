@@ -21,9 +21,9 @@ var ErrClosed = errors.New("store is closed")
 // waiting caller, then every other caller already waiting (up to maxGroup),
 // and runs their functions one after another in one database transaction,
 // each inside a savepoint of its own. A function that fails is rolled back
-// to its savepoint and only its caller gets the error; the others commit
-// together, with one commit and so one WAL write (SQLite) or one WAL flush
-// (PostgreSQL) for the whole group. A caller returns only after its group
+// to its savepoint, and only its caller gets the error. The others commit
+// together, so the whole group costs one WAL write (SQLite) or one WAL
+// flush (PostgreSQL). A caller returns only after its group
 // has committed, so InTx keeps its contract: nil means durably stored.
 //
 // The committer never waits to fill a group: a caller alone is run at once,
@@ -280,9 +280,9 @@ func (g *group) abandon(tx *sql.Tx, batch []*groupCall, err error) {
 // the database ended it to break a deadlock or a serialization conflict.
 // Two replicas on one PostgreSQL database can deadlock: each group takes
 // the audit-chain heads and action rows of several calls, in the order of
-// its calls. Running the call again in this group would meet the same
-// lock, which this group still holds for its other calls; in the next
-// group, after this one commits, the other transaction has gone on.
+// its calls. The call runs again in the next group, not in this one,
+// because this group still holds the lock for its other calls. Once this
+// group commits, the other transaction can go on.
 func (g *group) retryIfConflict(call *groupCall) {
 	if call.retries >= maxRetries || !IsConflict(call.err) {
 		return

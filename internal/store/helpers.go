@@ -97,8 +97,8 @@ func IsUniqueViolation(err error) bool {
 	return false
 }
 
-// GroupStats returns how many transactions group commit has run and how
-// many InTx calls they held, since Open; calls / groups is the mean group
+// GroupStats returns how many transactions group commit has run since Open
+// and how many InTx calls they contained. calls / groups is the mean group
 // size. Both are 0 when group commit is off.
 func (db *DB) GroupStats() (groups, calls uint64) {
 	if db.group == nil {
@@ -109,9 +109,9 @@ func (db *DB) GroupStats() (groups, calls uint64) {
 
 // ExecOne runs one write statement on its own and returns the number of
 // rows it changed. One statement is atomic by itself, so it needs no
-// transaction of its own: on SQLite it joins group commit, which saves a
-// commit of the single writer, and on PostgreSQL it runs on any pooled
-// connection at once, beside the committer's group instead of behind it.
+// transaction of its own. On SQLite it joins group commit, which saves a
+// commit of the single writer. On PostgreSQL it runs at once on a pooled
+// connection, beside the committer's group instead of behind it.
 func (db *DB) ExecOne(ctx context.Context, query string, args ...any) (int64, error) {
 	if db.Dialect == Postgres || db.group == nil {
 		res, err := db.SQL.ExecContext(ctx, query, args...)

@@ -182,11 +182,11 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 	var lastErr error
 
 	// settle returns a final response. After a write attempt that got no
-	// response, the vendor may have acted on it, so a later attempt's
-	// rejection (a 429, or a 404 of a resource the first attempt removed)
-	// does not prove that nothing happened: the call's outcome is unknown,
-	// and it is returned as a timeout, which the engine settles by
-	// reading the endpoint's state.
+	// response, the vendor may have acted on it. A later attempt's rejection
+	// (a 429, or a 404 of a resource the first attempt removed) then does
+	// not prove that nothing happened. So the outcome is unknown, and it is
+	// returned as a timeout, which the engine settles by reading the
+	// endpoint's state.
 	settle := func(resp *Response) (*Response, error) {
 		if !unknown || resp.Status < 400 {
 			return resp, nil

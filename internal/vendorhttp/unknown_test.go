@@ -18,7 +18,7 @@ func stallAfterReceipt(w http.ResponseWriter, r *http.Request) {
 // TestRetryAfterLostAnswer covers a write whose first attempt reached the
 // vendor but got no response, and whose retry was rejected. The rejection
 // does not prove that nothing happened, so a write must end as a timeout
-// (outcome unknown), while a read keeps the retry's answer. The fault
+// (outcome unknown), while a read keeps the retry's response. The fault
 // suite found this: a Cisco release recorded failed with the retry's 429
 // although the vendor had accepted the first attempt.
 func TestRetryAfterLostAnswer(t *testing.T) {

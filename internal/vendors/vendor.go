@@ -199,7 +199,7 @@ type Containment interface {
 
 // StatusResolver is implemented by a connector whose Resolve already reads
 // everything Status reads, as Wazuh's GET /agents does. The engine then
-// answers a status request with one vendor call instead of two.
+// serves a status request with one vendor call instead of two.
 type StatusResolver interface {
 	// ResolveStatus is Resolve, and, when exactly one endpoint matches,
 	// also that endpoint's Status from the same vendor response. With none

@@ -43,10 +43,10 @@ const hostsPerIntegration = 10
 
 // defenderHosts is how many demo hosts of each company's Defender
 // integration get an isolation. Each isolation costs about eight Defender
-// calls (an estimate: one lookup of the machine, the isolate call, and about
-// six reads of the machine action while the simulator keeps it pending for
-// pendingDelay), and the client spends the documented budget of 100 calls a
-// minute as a bucket of 10 refilled at 1.7 calls a second. Four isolations,
+// calls, an estimate: one lookup of the machine, the isolate call, and
+// about six reads of the machine action while the simulator keeps it
+// pending for pendingDelay. The client spends the documented budget of 100
+// calls a minute as a bucket of 10 refilled at 1.7 calls a second. Four isolations,
 // about 32 calls, finish within the 10 s dispatch timeout; ten did not,
 // because about half of them could not send their isolate call in time.
 const defenderHosts = 4
@@ -392,7 +392,7 @@ func (s *scenario) check(ctx context.Context) {
 
 // logResponses logs the isolation requests that did not succeed in two
 // groups: those the kill left without a response, and those the server
-// answered with a 5xx, each by route and cause. Other error statuses are
+// responded to with a 5xx, each by route and cause. Other error statuses are
 // logged as a third group.
 func (s *scenario) logResponses() {
 	killed, serverErrors, others := map[string]int{}, map[string]int{}, map[string]int{}
