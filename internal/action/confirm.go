@@ -156,17 +156,24 @@ func (e *Engine) migrateRiver(ctx context.Context, driver riverdriver.Driver[*sq
 	return nil
 }
 
-// enqueueTx schedules a confirmation job for the action inside tx.
+// enqueueTx schedules a confirmation job for the action inside tx. A job
+// due within maxInJobWait is made available now, and its worker looks at
+// the action at once.
 func (e *Engine) enqueueTx(ctx context.Context, tx *sql.Tx, actionID string, at time.Time) error {
+	if time.Until(at) <= maxInJobWait {
+		at = time.Time{}
+	}
+	return e.enqueueAtTx(ctx, tx, actionID, at)
+}
+
+// enqueueAtTx schedules a confirmation job for the action inside tx, due at
+// at, or now when at is zero. River makes a job due later available on its
+// scheduler's round, a few seconds after at.
+func (e *Engine) enqueueAtTx(ctx context.Context, tx *sql.Tx, actionID string, at time.Time) error {
 	if e.river == nil {
 		return errors.New("confirmation workers are not started: call Start first")
 	}
-	// A job due soon is made available now and waits in the worker; see
-	// maxInJobWait.
-	opts := &river.InsertOpts{}
-	if time.Until(at) > maxInJobWait {
-		opts.ScheduledAt = at
-	}
+	opts := &river.InsertOpts{ScheduledAt: at}
 	_, err := e.river.InsertTx(ctx, tx, confirmArgs{ActionID: actionID}, opts)
 	if err != nil {
 		return fmt.Errorf("schedule confirmation of action %s: %w", actionID, err)

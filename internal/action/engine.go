@@ -89,9 +89,16 @@ type integrationSource interface {
 	Integration(ctx context.Context, companyID string, svc vendor.Service) (vendor.Config, time.Time, error)
 }
 
+// integrationVersioner is the cheap check of tenant.Service: the kind and
+// the time of the last change, without opening secrets.
+type integrationVersioner interface {
+	IntegrationVersion(ctx context.Context, companyID string, svc vendor.Service) (vendor.Kind, time.Time, error)
+}
+
 type auditTrail interface {
 	Append(ctx context.Context, ev audit.Event) (audit.Event, error)
 	AppendTx(ctx context.Context, tx *sql.Tx, ev audit.Event) (audit.Event, error)
+	AppendManyTx(ctx context.Context, tx *sql.Tx, evs []audit.Event) error
 }
 
 type sealer interface {
@@ -211,6 +218,22 @@ func (e *Engine) Stop(ctx context.Context) error {
 // client returns the company's vendor client for svc, building it when the
 // integration changed since the cached one was built.
 func (e *Engine) client(ctx context.Context, companyID string, svc vendor.Service) (*cachedClient, error) {
+	key := companyID + "/" + string(svc)
+	if v, ok := e.integrations.(integrationVersioner); ok {
+		// The client built from the same version of the integration is
+		// kept. An error here falls through to the full read, which
+		// words it.
+		kind, updatedAt, err := v.IntegrationVersion(ctx, companyID, svc)
+		if err == nil {
+			e.clientsMu.Lock()
+			cached, ok := e.clients[key]
+			e.clientsMu.Unlock()
+			if ok && cached.updatedAt.Equal(updatedAt) && cached.kind == kind {
+				return cached, nil
+			}
+		}
+	}
+
 	cfg, updatedAt, err := e.integrations.Integration(ctx, companyID, svc)
 	if errors.Is(err, tenant.ErrNotConfigured) {
 		return nil, &Error{
@@ -224,7 +247,6 @@ func (e *Engine) client(ctx context.Context, companyID string, svc vendor.Servic
 		return nil, &Error{Status: 500, Message: "Internal Server Error: cannot read the " + string(svc) + " integration", Err: err}
 	}
 
-	key := companyID + "/" + string(svc)
 	e.clientsMu.Lock()
 	cached, ok := e.clients[key]
 	e.clientsMu.Unlock()

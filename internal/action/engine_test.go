@@ -30,6 +30,12 @@ func releaseReq(target string) Request {
 	return r
 }
 
+func statusReq(target string) Request {
+	r := isolateReq(target)
+	r.Action = vendor.ActionStatus
+	return r
+}
+
 // forEachDialect runs fn against SQLite and PostgreSQL.
 func forEachDialect(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	for _, d := range storetest.Dialects {
@@ -145,6 +151,81 @@ func TestEngine_ExpiresAfterDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, h.e, company, res.ActionID, Expired)
+}
+
+// TestEngine_AwaitEventIsNotPolled: a vendor whose pending outcome says
+// that only an event confirms it (Wazuh) gets no confirmation poll. The
+// action's next check is at its deadline, where it expires.
+func TestEngine_AwaitEventIsNotPolled(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	h, f := setup(t, db, 1)
+	f.Pending, f.AwaitEvent, f.ConfirmAfter = true, true, 1
+	h.e.cfg.PollMin = 10 * time.Millisecond
+	h.e.cfg.ConfirmDeadline = 500 * time.Millisecond
+
+	res, err := h.e.Execute(context.Background(), isolateReq("001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := h.e.loadRow(context.Background(), db.Read, res.ActionID, false)
+	if err != nil || r == nil {
+		t.Fatalf("load action %s: %v", res.ActionID, err)
+	}
+	if r.NextCheckAt.Before(r.Deadline) {
+		t.Errorf("next check at %s, before the deadline %s: want no look before the deadline", r.NextCheckAt, r.Deadline)
+	}
+
+	waitState(t, h.e, company, res.ActionID, Expired)
+	if n := f.confirms.Load(); n != 0 {
+		t.Errorf("confirm polls %d: want none, since only an event can confirm the action", n)
+	}
+}
+
+// TestEngine_ClientKeptUntilIntegrationChanges: the vendor client built
+// from an integration serves later requests without a full read of the
+// integration (secrets included), until the integration is set again;
+// the next request then goes to the new configuration.
+func TestEngine_ClientKeptUntilIntegrationChanges(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	h, first := setup(t, db, 2)
+	second, secondName := newFakeEDR(t, 2)
+	ctx := context.Background()
+
+	for range 3 {
+		if _, err := h.e.Execute(ctx, statusReq("001")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := h.tenants.full.Load(); n != 1 {
+		t.Errorf("full integration reads for 3 requests: %d, want 1", n)
+	}
+
+	h.tenants.set(company, vendor.ServiceWazuh, kindFakeEDR, secondName)
+	if _, err := h.e.Execute(ctx, statusReq("001")); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := first.statuses.Load(), second.statuses.Load(); a != 3 || b != 1 {
+		t.Errorf("status calls: first product %d, second %d; want 3 and 1", a, b)
+	}
+	if n := h.tenants.full.Load(); n != 2 {
+		t.Errorf("full integration reads after the change: %d, want 2", n)
+	}
+}
+
+// TestNewIDSortsByCreation: action ids are 32 lowercase hex digits, and an
+// id made later sorts after every id made before it.
+func TestNewIDSortsByCreation(t *testing.T) {
+	prev := ""
+	for i := range 5000 {
+		id := newID()
+		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+			t.Fatalf("id %d is %q: want 32 lowercase hex digits", i, id)
+		}
+		if id <= prev {
+			t.Fatalf("id %d, %s, does not sort after the id before it, %s", i, id, prev)
+		}
+		prev = id
+	}
 }
 
 func TestEngine_ConcurrentIdenticalIsolatesMakeOneCall(t *testing.T) {

@@ -460,6 +460,11 @@ func (e *Engine) dispatch(ctx context.Context, c vendor.Containment, r *row, unl
 	if out.Pending && !out.AlreadyInState {
 		now := time.Now().UTC()
 		deadline, next := now.Add(e.cfg.ConfirmDeadline), now.Add(e.cfg.PollMin)
+		if out.AwaitEvent {
+			// No poll can confirm it: the job's first look is at the
+			// deadline, where it expires the action unless its event came.
+			next = deadline.Add(time.Second)
+		}
 		ref := out.VendorRef
 		err = e.db.InTx(ctx, func(tx *sql.Tx) error {
 			moved, err := e.transitionTx(ctx, tx, r, Requested, change{
@@ -468,6 +473,9 @@ func (e *Engine) dispatch(ctx context.Context, c vendor.Containment, r *row, unl
 			})
 			if err != nil || !moved {
 				return err
+			}
+			if out.AwaitEvent {
+				return e.enqueueAtTx(ctx, tx, r.ID, next)
 			}
 			return e.enqueueTx(ctx, tx, r.ID, next)
 		})

@@ -62,6 +62,7 @@ func init() {
 type fakeEDR struct {
 	Pending      bool          // Isolate and Release return Pending
 	ConfirmAfter int           // polls until a pending action is final
+	AwaitEvent   bool          // a pending outcome says only an event confirms it
 	Delay        time.Duration // each Isolate and Release takes this long
 	Unknown      bool          // Status cannot report isolation
 	FailWith     error         // Isolate and Release fail with this error
@@ -190,7 +191,7 @@ func (f *fakeEDR) write(ctx context.Context, ep vendor.Endpoint, act vendor.Acti
 	ref := fmt.Sprintf("ref-%d", f.seq)
 	f.ops[ref] = &fakeOp{agent: ep.AgentID, act: act}
 	got := f.set(ep.AgentID, moving)
-	return vendor.Outcome{Endpoint: got, VendorRef: ref, Pending: true, Raw: json.RawMessage(`{"id":"` + ref + `"}`)}, nil
+	return vendor.Outcome{Endpoint: got, VendorRef: ref, Pending: true, AwaitEvent: f.AwaitEvent, Raw: json.RawMessage(`{"id":"` + ref + `"}`)}, nil
 }
 
 func (f *fakeEDR) Isolate(ctx context.Context, ep vendor.Endpoint, opts vendor.Options) (vendor.Outcome, error) {
@@ -304,29 +305,47 @@ func (d *fakeDir) Plan(act vendor.ActionKind, upn string, opts vendor.Options) [
 	return []vendor.Call{{Method: "PATCH", URL: "https://graph.invalid/users/" + upn}}
 }
 
-// fakeTenants maps company and service to a fake integration.
+// fakeTenants maps company and service to a fake integration. Each set
+// gives the integration a new version time, as SetIntegration does.
 type fakeTenants struct {
-	mu   sync.Mutex
-	cfgs map[string]vendor.Config
+	mu       sync.Mutex
+	cfgs     map[string]vendor.Config
+	versions map[string]time.Time
+	sets     int          // calls of set, which number the versions
+	full     atomic.Int64 // calls of Integration, the full read
 }
 
 func (ft *fakeTenants) set(company string, svc vendor.Service, kind vendor.Kind, instance string) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	if ft.cfgs == nil {
-		ft.cfgs = map[string]vendor.Config{}
+		ft.cfgs, ft.versions = map[string]vendor.Config{}, map[string]time.Time{}
 	}
-	ft.cfgs[company+"/"+string(svc)] = vendor.Config{CompanyID: company, Service: svc, Kind: kind, Settings: map[string]string{"instance": instance}}
+	key := company + "/" + string(svc)
+	ft.cfgs[key] = vendor.Config{CompanyID: company, Service: svc, Kind: kind, Settings: map[string]string{"instance": instance}}
+	ft.sets++
+	ft.versions[key] = time.Unix(int64(ft.sets), 0)
 }
 
 func (ft *fakeTenants) Integration(ctx context.Context, company string, svc vendor.Service) (vendor.Config, time.Time, error) {
+	ft.full.Add(1)
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	cfg, ok := ft.cfgs[company+"/"+string(svc)]
 	if !ok {
 		return vendor.Config{}, time.Time{}, tenant.ErrNotConfigured
 	}
-	return cfg, time.Unix(1, 0), nil
+	return cfg, ft.versions[company+"/"+string(svc)], nil
+}
+
+func (ft *fakeTenants) IntegrationVersion(ctx context.Context, company string, svc vendor.Service) (vendor.Kind, time.Time, error) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	cfg, ok := ft.cfgs[company+"/"+string(svc)]
+	if !ok {
+		return "", time.Time{}, tenant.ErrNotConfigured
+	}
+	return cfg.Kind, ft.versions[company+"/"+string(svc)], nil
 }
 
 // auditView reads the real audit trail of the test company.

@@ -433,3 +433,81 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// TestAppendManyTxChainsWithAppend mixes single appends and batches, and
+// checks that the seqs follow each other, that each event links to the one
+// before it and that the chain verifies. A batch for two companies is
+// refused and leaves both chains as they were.
+func TestAppendManyTxChainsWithAppend(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		log := audit.New(db)
+
+		batches := []struct {
+			name string
+			size int // 0 means one Append
+		}{
+			{"first event of a chain, in a batch", 2},
+			{"single append after a batch", 0},
+			{"batch of one", 1},
+			{"batch of three", 3},
+			{"single append at the end", 0},
+		}
+		var all []audit.Event
+		for i, b := range batches {
+			if b.size == 0 {
+				ev, err := log.Append(ctx, sampleEvent("cmp_many", i))
+				if err != nil {
+					t.Fatalf("%s: Append: %v", b.name, err)
+				}
+				all = append(all, ev)
+				continue
+			}
+			evs := make([]audit.Event, b.size)
+			for j := range evs {
+				evs[j] = sampleEvent("cmp_many", 10*i+j)
+			}
+			err := db.InTx(ctx, func(tx *sql.Tx) error { return log.AppendManyTx(ctx, tx, evs) })
+			if err != nil {
+				t.Fatalf("%s: AppendManyTx: %v", b.name, err)
+			}
+			all = append(all, evs...)
+		}
+
+		for i, ev := range all {
+			if ev.Seq != int64(i+1) {
+				t.Errorf("event %d has seq %d, want %d", i+1, ev.Seq, i+1)
+			}
+			if i > 0 && ev.PrevHash != all[i-1].Hash {
+				t.Errorf("event %d links to %q, want the hash of event %d, %q", i+1, ev.PrevHash, i, all[i-1].Hash)
+			}
+		}
+		stored, err := log.List(ctx, "cmp_many", audit.Filter{Limit: 100})
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		if len(stored) != len(all) {
+			t.Fatalf("List returned %d events, want %d", len(stored), len(all))
+		}
+		for i := range stored {
+			if stored[i].Hash != all[i].Hash {
+				t.Errorf("stored event %d has hash %q, want %q as returned", i+1, stored[i].Hash, all[i].Hash)
+			}
+		}
+		mustVerify(t, log, "cmp_many")
+
+		mixed := []audit.Event{sampleEvent("cmp_many", 90), sampleEvent("cmp_other", 91)}
+		err = db.InTx(ctx, func(tx *sql.Tx) error { return log.AppendManyTx(ctx, tx, mixed) })
+		if err == nil || !strings.Contains(err.Error(), "cmp_other") {
+			t.Fatalf("AppendManyTx for two companies: error %v, want one that names cmp_other", err)
+		}
+		after, err := log.List(ctx, "cmp_many", audit.Filter{Limit: 100})
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		if len(after) != len(all) {
+			t.Errorf("after a refused batch the chain has %d events, want %d", len(after), len(all))
+		}
+		mustVerify(t, log, "cmp_many")
+	})
+}

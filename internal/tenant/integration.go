@@ -85,6 +85,25 @@ func (s *Service) DeleteIntegration(ctx context.Context, nameOrID string, svc ve
 	return nil
 }
 
+// IntegrationVersion returns the kind of the company's integration for svc
+// and when it was last set (the time Integration returns), or
+// ErrNotConfigured. It reads two columns and opens no secret, so a caller
+// can keep what it built from Integration until the time changes.
+func (s *Service) IntegrationVersion(ctx context.Context, companyID string, svc vendor.Service) (vendor.Kind, time.Time, error) {
+	var kind string
+	var updated int64
+	err := s.db.Read.QueryRowContext(ctx,
+		s.db.Rebind("SELECT kind, updated_at FROM integrations WHERE company_id = ? AND service = ?"),
+		companyID, string(svc)).Scan(&kind, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}, fmt.Errorf("company %s has no %s integration: %w; set one with \"smartpt integration set\"", companyID, svc, ErrNotConfigured)
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("read %s integration of company %s: %w", svc, companyID, err)
+	}
+	return vendor.Kind(kind), store.TimeFromUnixNanos(updated), nil
+}
+
 // Integration returns the configuration of the company's integration for
 // svc with its secrets resolved, or ErrNotConfigured. companyID is the id,
 // as returned by Authenticate. The time is when the integration was last

@@ -222,3 +222,45 @@ func TestSetIntegrationWithoutSealer(t *testing.T) {
 		}
 	})
 }
+
+// TestIntegrationVersion: the cheap check returns the kind and the time
+// that Integration returns, a new time after each SetIntegration, and
+// ErrNotConfigured for a service without an integration.
+func TestIntegrationVersion(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		c, _ := f.create(t, "acme")
+
+		if _, _, err := f.svc.IntegrationVersion(ctx, c.ID, vendor.ServiceWazuh); !errors.Is(err, tenant.ErrNotConfigured) {
+			t.Fatalf("IntegrationVersion before any integration: error %v, want ErrNotConfigured", err)
+		}
+
+		var times []time.Time
+		for i, user := range []string{"first", "second"} {
+			if i > 0 {
+				time.Sleep(2 * time.Millisecond) // a distinct updated_at
+			}
+			err := f.svc.SetIntegration(ctx, "acme", vendor.ServiceWazuh, vendor.KindWazuh,
+				map[string]string{"base_url": "https://wazuh.example.com:55000", "username": user},
+				map[string]string{"password": "Wazuh-P4ss!"})
+			if err != nil {
+				t.Fatalf("SetIntegration %s: %v", user, err)
+			}
+			kind, at, err := f.svc.IntegrationVersion(ctx, c.ID, vendor.ServiceWazuh)
+			if err != nil {
+				t.Fatalf("IntegrationVersion after the %s set: %v", user, err)
+			}
+			_, full, err := f.svc.Integration(ctx, c.ID, vendor.ServiceWazuh)
+			if err != nil {
+				t.Fatalf("Integration after the %s set: %v", user, err)
+			}
+			if kind != vendor.KindWazuh || !at.Equal(full) {
+				t.Errorf("after the %s set: IntegrationVersion = %s, %s; want wazuh and Integration's time %s", user, kind, at, full)
+			}
+			times = append(times, at)
+		}
+		if !times[1].After(times[0]) {
+			t.Errorf("the second set has time %s, not after the first's %s", times[1], times[0])
+		}
+	})
+}

@@ -133,6 +133,12 @@ type Outcome struct {
 	// finished it; the engine then confirms it with Containment.Confirm.
 	Pending bool
 
+	// AwaitEvent, with Pending, means that polling cannot tell the outcome
+	// (Confirm returns WaitForEvent): only an event from elsewhere confirms
+	// the action. The engine then makes no poll and looks at the action
+	// again only at its deadline.
+	AwaitEvent bool
+
 	// AlreadyInState is true when the target was already in the requested
 	// state, as read from the vendor, so no change was requested.
 	AlreadyInState bool

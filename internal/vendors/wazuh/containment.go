@@ -210,7 +210,7 @@ func (c *Client) run(ctx context.Context, ep vendor.Endpoint, action string, opt
 		out := ep
 		out.Vendor, out.Isolation = vendor.KindWazuh, state
 		c.logger.Info("active response queued for agent", "agent", ep.AgentID, "action", action, "action_id", ref)
-		return vendor.Outcome{Endpoint: out, VendorRef: ref, Pending: true, Raw: json.RawMessage(resp.Body)}, nil
+		return vendor.Outcome{Endpoint: out, VendorRef: ref, Pending: true, AwaitEvent: true, Raw: json.RawMessage(resp.Body)}, nil
 	}
 
 	for _, f := range env.Data.FailedItems {
