@@ -94,7 +94,7 @@ func New(db *store.DB) *Log {
 		upsertHead: db.Rebind(`INSERT INTO audit_heads (company_id, seq, hash) VALUES (?, ?, '')
 			ON CONFLICT (company_id) DO UPDATE SET seq = audit_heads.seq + ?
 			RETURNING seq, hash`),
-		insertEv: db.Rebind(insertEventsPrefix + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		insertEv:   db.Rebind(insertEventsPrefix + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		updateHead: db.Rebind(`UPDATE audit_heads SET hash = ? WHERE company_id = ?`),
 	}
 	l.prepare()
