@@ -28,7 +28,10 @@ import (
 // table until River's rescuer frees it, which can take an hour. The sweeper
 // does not wait for that: every SweepInterval it schedules a new job for
 // each unfinished action whose next check is more than SweepSlack late and
-// that has no job waiting in River's queue. A live job keeps its action
+// that has no job waiting in River's queue. An action that only an event
+// can confirm (vendor.Outcome.AwaitEvent) gets no job when it is
+// dispatched: its next check is its deadline, and the sweep schedules the
+// job that expires it, unless the event came first. A live job keeps its action
 // from looking late: before each vendor read it moves next_check_at past
 // the read's bound (claimCheck), and it sets the next check when it waits.
 
@@ -156,24 +159,17 @@ func (e *Engine) migrateRiver(ctx context.Context, driver riverdriver.Driver[*sq
 	return nil
 }
 
-// enqueueTx schedules a confirmation job for the action inside tx. A job
-// due within maxInJobWait is made available now, and its worker looks at
-// the action at once.
+// enqueueTx schedules a confirmation job for the action inside tx.
 func (e *Engine) enqueueTx(ctx context.Context, tx *sql.Tx, actionID string, at time.Time) error {
-	if time.Until(at) <= maxInJobWait {
-		at = time.Time{}
-	}
-	return e.enqueueAtTx(ctx, tx, actionID, at)
-}
-
-// enqueueAtTx schedules a confirmation job for the action inside tx, due at
-// at, or now when at is zero. River makes a job due later available on its
-// scheduler's round, a few seconds after at.
-func (e *Engine) enqueueAtTx(ctx context.Context, tx *sql.Tx, actionID string, at time.Time) error {
 	if e.river == nil {
 		return errors.New("confirmation workers are not started: call Start first")
 	}
-	opts := &river.InsertOpts{ScheduledAt: at}
+	// A job due soon is made available now, and its worker looks at the
+	// action at once; see maxInJobWait.
+	opts := &river.InsertOpts{}
+	if time.Until(at) > maxInJobWait {
+		opts.ScheduledAt = at
+	}
 	_, err := e.river.InsertTx(ctx, tx, confirmArgs{ActionID: actionID}, opts)
 	if err != nil {
 		return fmt.Errorf("schedule confirmation of action %s: %w", actionID, err)

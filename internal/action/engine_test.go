@@ -154,8 +154,9 @@ func TestEngine_ExpiresAfterDeadline(t *testing.T) {
 }
 
 // TestEngine_AwaitEventIsNotPolled: a vendor whose pending outcome says
-// that only an event confirms it (Wazuh) gets no confirmation poll. The
-// action's next check is at its deadline, where it expires.
+// that only an event confirms it (Wazuh) gets no confirmation poll and no
+// job. The action's next check is its deadline, after which the sweep
+// expires it.
 func TestEngine_AwaitEventIsNotPolled(t *testing.T) {
 	db := storetest.Open(t, store.SQLite)
 	h, f := setup(t, db, 1)
@@ -173,6 +174,13 @@ func TestEngine_AwaitEventIsNotPolled(t *testing.T) {
 	}
 	if r.NextCheckAt.Before(r.Deadline) {
 		t.Errorf("next check at %s, before the deadline %s: want no look before the deadline", r.NextCheckAt, r.Deadline)
+	}
+	var jobs int
+	if err := db.Read.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM river_job").Scan(&jobs); err != nil {
+		t.Fatalf("count River jobs: %v", err)
+	}
+	if jobs != 0 {
+		t.Errorf("%d River jobs after the dispatch: want none before the deadline", jobs)
 	}
 
 	waitState(t, h.e, company, res.ActionID, Expired)
@@ -727,6 +735,62 @@ func TestEngine_ReplicasShareInFlightGuard(t *testing.T) {
 // A vendor write whose response is lost may still have acted: the engine
 // returns 504, keeps the action open and settles it by reading the
 // endpoint, without sending the write again.
+// TestEngine_UnsentWriteFailsAtOnce: a write that the rate budget or the
+// circuit breaker rejected before sending had no effect at the vendor. It
+// fails at once with its own status, and is not left to be settled by a
+// read as a write without a response is.
+func TestEngine_UnsentWriteFailsAtOnce(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        *vendor.Error
+		status     int
+		msg        string
+		retryAfter time.Duration
+	}{
+		{
+			name:       "rate budget",
+			err:        &vendor.Error{Kind: vendor.ErrThrottled, NotSent: true, RetryAfter: 42 * time.Second, Detail: "the next call is allowed in 42s"},
+			status:     http.StatusTooManyRequests,
+			msg:        "nothing was sent",
+			retryAfter: 42 * time.Second,
+		},
+		{
+			name:   "circuit open",
+			err:    &vendor.Error{Kind: vendor.ErrUnavailable, NotSent: true, Detail: "circuit breaker open"},
+			status: http.StatusBadGateway,
+			msg:    "Bad Gateway: Failed to isolate endpoint",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := storetest.Open(t, store.SQLite)
+			h, f := setup(t, db, 1)
+			f.FailWith = tc.err
+
+			_, err := h.e.Execute(context.Background(), isolateReq("001"))
+			ae := wantStatus(t, err, tc.status, tc.msg)
+			if ae.RetryAfter != tc.retryAfter {
+				t.Errorf("Retry-After %s, want %s", ae.RetryAfter, tc.retryAfter)
+			}
+
+			var id, state string
+			err = db.SQL.QueryRow(db.Rebind("SELECT id, state FROM actions WHERE agent_id = ? AND action = ?"), "001", "isolate").Scan(&id, &state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if state != string(Failed) {
+				t.Errorf("action state %s right after the call, want failed", state)
+			}
+			if got := strings.Join(h.audit.types(t, id), ","); got != "requested,failed" {
+				t.Errorf("audit events %s, want requested,failed", got)
+			}
+			if n := f.statuses.Load(); n != 0 {
+				t.Errorf("status reads %d, want none: nothing is left to settle", n)
+			}
+		})
+	}
+}
+
 func TestEngine_LostResponseSettledByRead(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *store.DB) {
 		h, f := setup(t, db, 1)

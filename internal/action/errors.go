@@ -109,6 +109,9 @@ func mapVendorError(act vendor.ActionKind, kind vendor.Kind, target string, err 
 	case vendor.ErrThrottled:
 		out.Status = http.StatusTooManyRequests
 		out.Message = fmt.Sprintf("Too Many Requests: %s is rate limiting this company's integration; retry later", name)
+		if ve.NotSent {
+			out.Message = fmt.Sprintf("Too Many Requests: this company's %s integration has used its request budget for now; nothing was sent, retry later", name)
+		}
 		out.RetryAfter = ve.RetryAfter
 	case vendor.ErrAuth:
 		out.Status = http.StatusBadGateway

@@ -461,9 +461,11 @@ func (e *Engine) dispatch(ctx context.Context, c vendor.Containment, r *row, unl
 		now := time.Now().UTC()
 		deadline, next := now.Add(e.cfg.ConfirmDeadline), now.Add(e.cfg.PollMin)
 		if out.AwaitEvent {
-			// No poll can confirm it: the job's first look is at the
-			// deadline, where it expires the action unless its event came.
-			next = deadline.Add(time.Second)
+			// No poll can confirm it, so no job is scheduled: the event
+			// confirms it, or the sweep finds it once its deadline has
+			// passed (by up to SweepSlack + SweepInterval) and a job
+			// expires it.
+			next = deadline
 		}
 		ref := out.VendorRef
 		err = e.db.InTx(ctx, func(tx *sql.Tx) error {
@@ -475,7 +477,7 @@ func (e *Engine) dispatch(ctx context.Context, c vendor.Containment, r *row, unl
 				return err
 			}
 			if out.AwaitEvent {
-				return e.enqueueAtTx(ctx, tx, r.ID, next)
+				return nil
 			}
 			return e.enqueueTx(ctx, tx, r.ID, next)
 		})
@@ -499,13 +501,15 @@ func (e *Engine) dispatch(ctx context.Context, c vendor.Containment, r *row, unl
 	return res, nil
 }
 
-// dispatchFailed records a failed vendor write. When no response arrived the
-// vendor may have acted, so the action stays requested with its lease ended
-// and a confirmation job settles it by reading the target's state.
+// dispatchFailed records a failed vendor write. When the write was sent and
+// no response arrived, the vendor may have acted, so the action stays
+// requested with its lease ended and a confirmation job settles it by
+// reading the target's state. A write that was never sent (the rate budget
+// or the circuit breaker rejected it) failed for certain.
 func (e *Engine) dispatchFailed(ctx context.Context, r *row, err error, took time.Duration) error {
 	mapped := mapVendorError(r.Action, r.Kind, r.Target, err)
 	ve, ok := vendor.AsError(err)
-	uncertain := ok && ve.Status == 0 && (ve.Kind == vendor.ErrTimeout || ve.Kind == vendor.ErrUnavailable)
+	uncertain := ok && ve.Status == 0 && !ve.NotSent && (ve.Kind == vendor.ErrTimeout || ve.Kind == vendor.ErrUnavailable)
 
 	if uncertain {
 		now := time.Now().UTC()

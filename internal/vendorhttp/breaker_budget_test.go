@@ -80,8 +80,9 @@ func TestBreakerIgnoresBudgetRejections(t *testing.T) {
 				if !ve.NotSent {
 					t.Errorf("rejected call %d: NotSent is false, want true: %v", i+1, err)
 				}
-				if !ve.Timeout {
-					t.Errorf("rejected call %d: Timeout is false, want true so that the API answers 504: %v", i+1, err)
+				if !ve.BudgetRefused || ve.RetryAfter <= 0 {
+					t.Errorf("rejected call %d: BudgetRefused %t, RetryAfter %s; want true and the budget's wait, so that the API answers 429 with Retry-After: %v",
+						i+1, ve.BudgetRefused, ve.RetryAfter, err)
 				}
 			}
 			if got := srv.hits.Load(); got != int64(tc.sent) {

@@ -120,6 +120,12 @@ type Error struct {
 	// or the circuit breaker was open.
 	NotSent bool
 
+	// BudgetRefused is true when the rate budget rejected the call because
+	// it could allow it only after the context's deadline. RetryAfter is
+	// then the wait the budget needed, or 0 when unknown.
+	BudgetRefused bool
+	RetryAfter    time.Duration
+
 	Err error
 }
 
@@ -196,7 +202,12 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 	}
 	for attempt := 1; attempt <= attempts; attempt++ {
 		if err := c.budget.Wait(ctx); err != nil {
-			return nil, c.redact(&Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), NotSent: !reached, Err: fmt.Errorf("wait for the rate budget: %w", err)})
+			out := &Error{Op: req.Op, Timeout: errors.Is(err, context.DeadlineExceeded), NotSent: !reached, Err: fmt.Errorf("wait for the rate budget: %w", err)}
+			var be *BudgetError
+			if errors.As(err, &be) {
+				out.BudgetRefused, out.RetryAfter = true, be.Wait
+			}
+			return nil, c.redact(out)
 		}
 
 		start := time.Now()
@@ -411,7 +422,8 @@ func (c *Client) redact(err error) error {
 	}
 	var ve *Error
 	if errors.As(err, &ve) {
-		return &Error{Op: ve.Op, Timeout: ve.Timeout, NotSent: ve.NotSent, Err: errors.New(c.redactString(ve.Err.Error()))}
+		return &Error{Op: ve.Op, Timeout: ve.Timeout, NotSent: ve.NotSent, BudgetRefused: ve.BudgetRefused, RetryAfter: ve.RetryAfter,
+			Err: errors.New(c.redactString(ve.Err.Error()))}
 	}
 	return errors.New(c.redactString(err.Error()))
 }

@@ -2,6 +2,7 @@ package vendorhttp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -76,33 +77,73 @@ func (b *Budget) Park(t time.Time) {
 }
 
 // Wait blocks until the budget is not parked and every bucket grants a
-// token, or ctx ends.
+// token, or ctx ends. When the budget cannot allow the call before ctx's
+// deadline, Wait returns *BudgetError at once instead of sleeping until the
+// deadline.
 func (b *Budget) Wait(ctx context.Context) error {
 	b.mu.Lock()
 	until := b.parkedUntil
 	b.mu.Unlock()
 	if d := time.Until(until); d > 0 {
+		if deadline, ok := ctx.Deadline(); ok && until.After(deadline) {
+			return &BudgetError{Wait: d}
+		}
 		if err := b.sleep(ctx, d); err != nil {
 			return err
 		}
 	}
 	for _, l := range b.limiters {
 		if err := l.Wait(ctx); err != nil {
-			return asDeadline(ctx, err)
+			return asBudgetError(ctx, l, err)
 		}
 	}
 	return nil
 }
 
-// asDeadline makes a limiter's refusal to wait past ctx's deadline match
-// context.DeadlineExceeded. x/time/rate returns that refusal at once, before
-// the deadline, with an error that wraps nothing, so callers would take an
-// out-of-time request for a failure of the vendor.
-func asDeadline(ctx context.Context, err error) error {
-	if _, hasDeadline := ctx.Deadline(); hasDeadline && ctx.Err() == nil {
-		return fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
+// BudgetError is the rate budget's rejection of a call that it could
+// allow only after the caller's deadline. It matches
+// context.DeadlineExceeded and ErrRateBudget.
+type BudgetError struct {
+	// Wait is the time until the budget would allow the call, as far as
+	// the budget can tell; 0 when unknown.
+	Wait time.Duration
+}
+
+// ErrRateBudget matches a *BudgetError anywhere in an error's chain.
+var ErrRateBudget = errors.New("the integration's rate budget allows no call before the deadline")
+
+func (e *BudgetError) Error() string {
+	if e.Wait <= 0 {
+		return ErrRateBudget.Error()
 	}
-	return err
+	return fmt.Sprintf("%s: the next call is allowed in %s", ErrRateBudget, e.Wait.Round(time.Second))
+}
+
+func (e *BudgetError) Is(target error) bool {
+	return target == ErrRateBudget || target == context.DeadlineExceeded
+}
+
+// asBudgetError turns a limiter's rejection of a wait past ctx's deadline
+// into *BudgetError. x/time/rate returns that rejection at once, before
+// the deadline, with an error that wraps nothing, so callers would take an
+// out-of-time request for a failure of the vendor. An error after ctx
+// ended is returned as it is.
+func asBudgetError(ctx context.Context, l waiter, err error) error {
+	if _, hasDeadline := ctx.Deadline(); !hasDeadline || ctx.Err() != nil {
+		return err
+	}
+	var be *BudgetError
+	if errors.As(err, &be) {
+		return be
+	}
+	out := &BudgetError{}
+	if lim, ok := l.(*rate.Limiter); ok && lim.Limit() > 0 {
+		// The time until the bucket holds one token. Calls already waiting
+		// have taken tokens ahead, so this is a lower bound.
+		missing := 1 - lim.Tokens()
+		out.Wait = time.Duration(missing / float64(lim.Limit()) * float64(time.Second))
+	}
+	return out
 }
 
 // Options tune every client of a pool. Zero fields keep the defaults.

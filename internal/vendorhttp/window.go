@@ -62,7 +62,7 @@ func (w *slidingWindow) Wait(ctx context.Context) error {
 		}
 		if deadline, ok := ctx.Deadline(); ok && at.After(deadline) {
 			w.mu.Unlock()
-			return context.DeadlineExceeded
+			return &BudgetError{Wait: at.Sub(now)}
 		}
 		w.times[w.next] = at
 		w.next = (w.next + 1) % w.count

@@ -83,8 +83,13 @@ func TestSlidingWindowCanceled(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := w.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	err := w.Wait(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait over the limit with a short context: err = %v, want DeadlineExceeded", err)
+	}
+	var be *BudgetError
+	if !errors.As(err, &be) || be.Wait < 59*time.Minute {
+		t.Errorf("Wait over the limit: err = %v, want *BudgetError with the hour's remaining wait", err)
 	}
 }
 

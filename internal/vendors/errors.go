@@ -35,6 +35,11 @@ type Error struct {
 	Detail     string        // the vendor's message
 	RetryAfter time.Duration // for ErrThrottled: how long to wait, 0 when unknown
 
+	// NotSent is true when no request of the failed call reached the
+	// vendor (the rate budget or the circuit breaker rejected it), so the
+	// call had no effect there.
+	NotSent bool
+
 	// Candidates lists the matches for ErrAmbiguous.
 	Candidates []Endpoint
 

@@ -6,13 +6,22 @@ import (
 	"github.com/smartpt/smartpt/internal/vendorhttp"
 )
 
-// FromTransport turns an error from vendorhttp.Client.Do into *Error of kind
-// ErrTimeout or ErrUnavailable.
+// FromTransport turns an error from vendorhttp.Client.Do into *Error: of
+// kind ErrThrottled when the integration's rate budget rejected the call
+// before it was sent, else ErrTimeout or ErrUnavailable. NotSent carries
+// over, so the engine knows that a rejected write had no effect.
 func FromTransport(v Kind, op string, err error) *Error {
-	kind := ErrUnavailable
+	out := &Error{Kind: ErrUnavailable, Vendor: v, Op: op, Detail: err.Error(), Err: err}
 	var he *vendorhttp.Error
-	if errors.As(err, &he) && he.Timeout {
-		kind = ErrTimeout
+	if !errors.As(err, &he) {
+		return out
 	}
-	return &Error{Kind: kind, Vendor: v, Op: op, Detail: err.Error(), Err: err}
+	out.NotSent = he.NotSent
+	switch {
+	case he.BudgetRefused && he.NotSent:
+		out.Kind, out.RetryAfter = ErrThrottled, he.RetryAfter
+	case he.Timeout:
+		out.Kind = ErrTimeout
+	}
+	return out
 }

@@ -346,19 +346,24 @@ func TestVendorErrors(t *testing.T) {
 			t.Errorf("RetryAfter = %s, want a wait from X-RateLimit-Reset", ve.RetryAfter)
 		}
 	})
-	t.Run("spent hourly budget waits", func(t *testing.T) {
+	t.Run("spent hourly budget rejects", func(t *testing.T) {
 		f := startSim(t, ciscosim.Config{RateLimit: 2}, testAPIKey)
 		for i := 0; i < 2; i++ {
 			if _, err := f.client.Status(ctx, ep); err != nil {
 				t.Fatalf("Status %d: %v", i, err)
 			}
 		}
-		// X-RateLimit-Remaining: 0 parks the integration's budget, so the
-		// next call waits instead of meeting a 429.
+		// X-RateLimit-Remaining: 0 parks the integration's budget until the
+		// vendor's reset, so the next call is not sent to meet a 429. Its
+		// deadline comes before the reset, so it is rejected at once with
+		// the wait.
 		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		_, err := f.client.Status(ctx, ep)
-		wantKind(t, err, vendor.ErrTimeout)
+		ve := wantKind(t, err, vendor.ErrThrottled)
+		if !ve.NotSent || ve.RetryAfter <= 0 {
+			t.Errorf("NotSent %t, RetryAfter %s: want true and the wait until the reset", ve.NotSent, ve.RetryAfter)
+		}
 		if got := f.sim.Calls("GET isolation"); got != 2 {
 			t.Errorf("isolation reads = %d, want 2", got)
 		}
