@@ -122,4 +122,10 @@ type Executor interface {
 	// (a Wazuh integration event) for the company's latest unfinished action
 	// of that kind on the agent.
 	ConfirmExternal(ctx context.Context, companyID string, svc vendor.Service, agentID string, act vendor.ActionKind, succeeded bool, detail string) (*Record, error)
+
+	// Reject records a request that the caller rejected before calling
+	// Execute (for example when the server is at its limit of concurrent
+	// actions) as a "rejected" audit event, with err's message as detail.
+	// Failures to record are logged, not returned.
+	Reject(ctx context.Context, req Request, err error)
 }

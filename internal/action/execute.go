@@ -628,6 +628,9 @@ func (e *Engine) dryRun(ctx context.Context, req Request, r *row, plan []vendor.
 	return &Result{ActionID: r.ID, State: Confirmed, Endpoint: r.Endpoint, Plan: plan}, nil
 }
 
+// Reject implements Executor.
+func (e *Engine) Reject(ctx context.Context, req Request, err error) { e.reject(ctx, req, err) }
+
 // reject records a request refused before any action was stored.
 func (e *Engine) reject(ctx context.Context, req Request, err error) {
 	detail := err.Error()

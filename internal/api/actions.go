@@ -87,7 +87,7 @@ func (s *Server) actionHandler(route actionRoute) companyHandler {
 
 		ctx, cancel := s.engineContext(r)
 		defer cancel()
-		if !s.acquireSlot(w, r, ctx) {
+		if !s.acquireSlot(w, r, ctx, req) {
 			return
 		}
 		defer s.releaseSlot()
@@ -106,12 +106,11 @@ func (s *Server) actionHandler(route actionRoute) companyHandler {
 	}
 }
 
-// acquireSlot waits for one of the MaxConcurrentActions slots. It writes
-// 503 and returns false when ctx (the action timeout) ends first, and
-// returns false without a response when the client has gone.
-// NOTE: a request rejected here is counted in /metrics (status 503) but not
-// written to the audit trail, because it never reached the engine.
-func (s *Server) acquireSlot(w http.ResponseWriter, r *http.Request, ctx context.Context) bool {
+// acquireSlot waits for one of the MaxConcurrentActions slots. When ctx
+// (the action timeout) ends first, it writes 503, records req in the audit
+// trail as rejected and returns false. It returns false without a response
+// or a record when the client has gone.
+func (s *Server) acquireSlot(w http.ResponseWriter, r *http.Request, ctx context.Context, req action.Request) bool {
 	select {
 	case s.slots <- struct{}{}:
 		return true
@@ -125,11 +124,10 @@ func (s *Server) acquireSlot(w http.ResponseWriter, r *http.Request, ctx context
 	case <-r.Context().Done():
 		return false
 	case <-ctx.Done():
+		msg := fmt.Sprintf("Service Unavailable: %d actions are in progress, the most this server takes at once; retry shortly", cap(s.slots))
+		s.cfg.Executor.Reject(context.WithoutCancel(ctx), req, &action.Error{Status: http.StatusServiceUnavailable, Message: msg})
 		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{
-			Message:   fmt.Sprintf("Service Unavailable: %d actions are in progress, the most this server takes at once; retry shortly", cap(s.slots)),
-			RequestID: infoFrom(r.Context()).RequestID,
-		})
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Message: msg, RequestID: infoFrom(r.Context()).RequestID})
 		return false
 	}
 }

@@ -74,6 +74,7 @@ type fakeExecutor struct {
 	mu       sync.Mutex
 	requests []action.Request
 	confirms []string
+	rejects  []string // "agent_id: error" of each Reject
 	err      error
 	panicMsg string
 	records  map[string]*action.Record // key: action id
@@ -81,6 +82,12 @@ type fakeExecutor struct {
 
 func newFakeExecutor() *fakeExecutor {
 	return &fakeExecutor{records: map[string]*action.Record{}}
+}
+
+func (f *fakeExecutor) Reject(ctx context.Context, req action.Request, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rejects = append(f.rejects, req.Target+": "+err.Error())
 }
 
 func (f *fakeExecutor) Execute(ctx context.Context, req action.Request) (*action.Result, error) {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,8 +26,8 @@ func (b *blockingExecutor) Execute(ctx context.Context, req action.Request) (*ac
 
 // TestMaxConcurrentActions checks the bound on actions in progress. With
 // one slot taken, a second request waits, then gets 503 with Retry-After
-// when the action timeout ends, and never reaches the engine. Once the
-// slot frees, requests go through again.
+// when the action timeout ends, and never reaches the engine, but is
+// recorded as rejected. Once the slot frees, requests go through again.
 func TestMaxConcurrentActions(t *testing.T) {
 	exec := &blockingExecutor{fakeExecutor: newFakeExecutor(), entered: make(chan struct{}, 4), release: make(chan struct{})}
 	h := newHarness(t, exec, func(c *Config) {
@@ -45,6 +46,12 @@ func TestMaxConcurrentActions(t *testing.T) {
 	}
 	if len(exec.entered) != 0 {
 		t.Fatal("the waiting request reached the engine")
+	}
+	exec.mu.Lock()
+	rejects := append([]string(nil), exec.rejects...)
+	exec.mu.Unlock()
+	if len(rejects) != 1 || !strings.Contains(rejects[0], "001: Service Unavailable: 1 actions are in progress") {
+		t.Errorf("rejects recorded: %q, want one for agent 001 with the 503 message", rejects)
 	}
 
 	close(exec.release)
