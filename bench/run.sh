@@ -219,6 +219,12 @@ start_gateway() {
   gateway_url="http://127.0.0.1:$port"
   sim_pid=""
 
+  # Another run's gateway on this port would take this run's requests.
+  if curl -sS -o /dev/null --max-time 1 "$gateway_url/healthz" 2>/dev/null; then
+    echo "run.sh: port $port is in use by another process; stop it or set PORT_BASE to a free port" >&2
+    return 1
+  fi
+
   # The data folder must exist, also beside PostgreSQL, for the master key file.
   local previous=""
   for arg in "$@"; do
@@ -235,6 +241,7 @@ start_gateway() {
     gateway_pid=$!
     pids+=("$gateway_pid")
     wait_http "$gateway_url/healthz"
+    alive "$gateway_pid" "$name"
     return
   fi
 
@@ -265,6 +272,17 @@ start_gateway() {
   gateway_pid=$!
   pids+=("$gateway_pid")
   wait_http "$gateway_url/healthz"
+  alive "$gateway_pid" "$name"
+}
+
+# alive PID NAME fails when the gateway exited, for example because another
+# process took its port after the check in start_gateway and answered the
+# readiness probe in its place.
+alive() {
+  if ! kill -0 "$1" 2>/dev/null; then
+    echo "run.sh: the gateway $2 exited; see $OUT/$2.log" >&2
+    return 1
+  fi
 }
 
 # stop_gateway stops the gateway and its simulator.
