@@ -466,12 +466,16 @@ func (e *Engine) sweepLoop(ctx context.Context) {
 	}
 }
 
+// lateActionsQuery lists unfinished actions whose next check is before a
+// time, through the partial index actions_unfinished.
+const lateActionsQuery = `SELECT id, next_check_at FROM actions
+	WHERE state IN ('requested', 'dispatched') AND next_check_at > 0 AND next_check_at < ? LIMIT 200`
+
 // sweep finds unfinished actions more than SweepSlack late and schedules a
 // job for each. The conditional update makes one replica win each action.
 func (e *Engine) sweep(ctx context.Context) error {
 	late := time.Now().Add(-e.cfg.SweepSlack)
-	rows, err := e.db.SQL.QueryContext(ctx, e.db.Rebind(`SELECT id, next_check_at FROM actions
-		WHERE state IN ('requested', 'dispatched') AND next_check_at > 0 AND next_check_at < ? LIMIT 200`), store.UnixNanos(late))
+	rows, err := e.db.SQL.QueryContext(ctx, e.db.Rebind(lateActionsQuery), store.UnixNanos(late))
 	if err != nil {
 		return err
 	}

@@ -398,14 +398,18 @@ func (e *Engine) supersedeQueued(ctx context.Context, tx *sql.Tx, r, same *row) 
 // actions_unfinished_target, so that the planner can use them; act is always
 // one of those actions.
 func (e *Engine) unfinished(ctx context.Context, q queryer, companyID string, svc vendor.Service, column, value string, act vendor.ActionKind) (*row, error) {
-	query := "SELECT " + rowColumns + " FROM actions WHERE company_id = ? AND service = ? AND " + column + ` = ?
-		AND action = ? AND state IN ('requested', 'dispatched') AND NOT dry_run
-		AND action IN ('isolate', 'releaseisolate', 'AzureADBlock', 'AzureADUnblock') ORDER BY created_at DESC LIMIT 1`
-	r, err := scanRow(q.QueryRowContext(ctx, e.db.Rebind(query), companyID, string(svc), value, string(act)))
+	r, err := scanRow(q.QueryRowContext(ctx, e.db.Rebind(unfinishedQuery(column)), companyID, string(svc), value, string(act)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	return r, err
+}
+
+// unfinishedQuery is the query of unfinished, by agent_id or by target.
+func unfinishedQuery(column string) string {
+	return "SELECT " + rowColumns + " FROM actions WHERE company_id = ? AND service = ? AND " + column + ` = ?
+		AND action = ? AND state IN ('requested', 'dispatched') AND NOT dry_run
+		AND action IN ('isolate', 'releaseisolate', 'AzureADBlock', 'AzureADUnblock') ORDER BY created_at DESC LIMIT 1`
 }
 
 func dedupResult(r *row) *Result {
@@ -580,6 +584,12 @@ func (e *Engine) endpointStatus(ctx context.Context, req Request, cc *cachedClie
 	return &Result{ActionID: r.ID, State: Confirmed, Endpoint: &got, VendorResult: out.Raw, Warnings: out.Warnings}, nil
 }
 
+// trackedIsolationQuery reads the latest confirmed or pending isolate or
+// release of an endpoint, through the partial index actions_containment.
+const trackedIsolationQuery = `SELECT action, state FROM actions
+	WHERE company_id = ? AND service = ? AND agent_id = ? AND action IN ('isolate', 'releaseisolate')
+	AND state IN ('confirmed', 'dispatched') AND NOT dry_run ORDER BY created_at DESC LIMIT 1`
+
 // overlayIsolation fills an Unknown isolation state (a vendor that cannot
 // report it, such as Wazuh) from the latest isolate or release this gateway
 // sent to the endpoint: confirmed gives isolated or not_isolated, pending
@@ -589,10 +599,7 @@ func (e *Engine) overlayIsolation(ctx context.Context, companyID string, svc ven
 		return nil
 	}
 	var act, state string
-	err := e.db.Read.QueryRowContext(ctx, e.db.Rebind(`SELECT action, state FROM actions
-		WHERE company_id = ? AND service = ? AND agent_id = ? AND action IN ('isolate', 'releaseisolate')
-		AND state IN ('confirmed', 'dispatched') AND NOT dry_run ORDER BY created_at DESC LIMIT 1`),
-		companyID, string(svc), ep.AgentID).Scan(&act, &state)
+	err := e.db.Read.QueryRowContext(ctx, e.db.Rebind(trackedIsolationQuery), companyID, string(svc), ep.AgentID).Scan(&act, &state)
 	if errors.Is(err, sql.ErrNoRows) {
 		ep.Isolation = vendor.Unknown
 		return nil

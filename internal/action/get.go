@@ -34,6 +34,13 @@ func (e *Engine) Get(ctx context.Context, companyID, actionID string) (*Record, 
 	}, nil
 }
 
+// latestContainmentQuery reads the id of the latest isolate or release of a
+// kind on an endpoint. The literal action list repeats the WHERE clause of
+// the partial index actions_containment, so that the planner can use it;
+// the bound action is always one of those actions.
+const latestContainmentQuery = `SELECT id FROM actions WHERE company_id = ? AND service = ? AND agent_id = ?
+	AND action = ? AND action IN ('isolate', 'releaseisolate') AND NOT dry_run ORDER BY created_at DESC LIMIT 1`
+
 // ConfirmExternal records a result that arrived out of band (a Wazuh
 // integration event on the manager) for the company's latest unfinished
 // action of that kind on the agent: confirmed when succeeded, failed
@@ -53,8 +60,7 @@ func (e *Engine) ConfirmExternal(ctx context.Context, companyID string, svc vend
 	if r == nil {
 		// A repeat: the latest action of that kind, already final.
 		var id string
-		qerr := e.db.Read.QueryRowContext(ctx, e.db.Rebind(`SELECT id FROM actions WHERE company_id = ? AND service = ? AND agent_id = ?
-			AND action = ? AND NOT dry_run ORDER BY created_at DESC LIMIT 1`), companyID, string(svc), agentID, string(act)).Scan(&id)
+		qerr := e.db.Read.QueryRowContext(ctx, e.db.Rebind(latestContainmentQuery), companyID, string(svc), agentID, string(act)).Scan(&id)
 		if errors.Is(qerr, sql.ErrNoRows) {
 			return nil, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("Not Found: no %s action on agent %s", act, quote(agentID))}
 		}

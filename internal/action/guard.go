@@ -84,6 +84,11 @@ func listProtected(ctx context.Context, db *store.DB, companyID string) ([]strin
 	return out, rows.Err()
 }
 
+// capCountQuery counts a company's isolations and blocks since a time,
+// through the partial index actions_company_time.
+const capCountQuery = `SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM actions
+	WHERE company_id = ? AND action IN ('isolate', 'AzureADBlock') AND NOT dry_run AND state <> 'failed' AND created_at >= ?`
+
 // checkCap refuses with 429 when the company reached its hourly cap of
 // isolations and blocks. Inside a write transaction (lock true) it locks the
 // company's cap row on PostgreSQL, so replicas count one at a time.
@@ -103,9 +108,7 @@ func (e *Engine) checkCap(ctx context.Context, q queryer, companyID string, lock
 
 	since := time.Now().Add(-time.Hour)
 	var count, oldest int64
-	err = q.QueryRowContext(ctx, e.db.Rebind(`SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM actions
-		WHERE company_id = ? AND action IN ('isolate', 'AzureADBlock') AND NOT dry_run AND state <> 'failed' AND created_at >= ?`),
-		companyID, store.UnixNanos(since)).Scan(&count, &oldest)
+	err = q.QueryRowContext(ctx, e.db.Rebind(capCountQuery), companyID, store.UnixNanos(since)).Scan(&count, &oldest)
 	if err != nil {
 		return fmt.Errorf("count this hour's isolations and blocks: %w", err)
 	}
