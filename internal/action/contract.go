@@ -74,7 +74,12 @@ type Error struct {
 	Detail     string
 	RetryAfter time.Duration
 	Candidates []vendor.Endpoint // for an ambiguous target
-	Err        error
+
+	// ActionID is the stored action that ended with this error, so that
+	// the caller can read its record; empty when no action was stored.
+	ActionID string
+
+	Err error
 }
 
 func (e *Error) Error() string {

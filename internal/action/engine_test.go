@@ -367,6 +367,11 @@ func TestEngine_Errors(t *testing.T) {
 			if tc.status == 429 && ae.RetryAfter != 7*time.Second {
 				t.Errorf("retry after %s: want 7s", ae.RetryAfter)
 			}
+			// A vendor failure ends a stored action, which the error names;
+			// a request rejected before storing one names none.
+			if stored := tc.vendor != nil; stored != (ae.ActionID != "") {
+				t.Errorf("error names action %q; want one only for a vendor failure (%t)", ae.ActionID, stored)
+			}
 		})
 	}
 	if h.audit.count(t, "rejected") == 0 {
@@ -780,6 +785,9 @@ func TestEngine_UnsentWriteFailsAtOnce(t *testing.T) {
 			}
 			if state != string(Failed) {
 				t.Errorf("action state %s right after the call, want failed", state)
+			}
+			if ae.ActionID != id {
+				t.Errorf("error names action %q, want the stored action %s", ae.ActionID, id)
 			}
 			if got := strings.Join(h.audit.types(t, id), ","); got != "requested,failed" {
 				t.Errorf("audit events %s, want requested,failed", got)

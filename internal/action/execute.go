@@ -528,11 +528,14 @@ func (e *Engine) dispatchFailed(ctx context.Context, r *row, err error, took tim
 			e.log.Error("cannot record a vendor call without answer", "company", r.CompanyID, "action_id", r.ID, "error", rerr)
 		}
 		mapped.Detail = strings.TrimSpace(mapped.Detail + fmt.Sprintf("; action %s is being settled by reading the endpoint's state", r.ID))
+		mapped.ActionID = r.ID
 		return mapped
 	}
 
 	if _, rerr := e.transition(ctx, r, Requested, change{State: Failed, Detail: mapped.Message + ": " + mapped.Detail, Took: took}); rerr != nil {
 		e.log.Error("cannot record a failed vendor call", "company", r.CompanyID, "action_id", r.ID, "error", rerr)
+	} else {
+		mapped.ActionID = r.ID
 	}
 	e.log.Warn("vendor rejected the action", "company", r.CompanyID, "action_id", r.ID, "vendor", r.Kind, "status", mapped.Status)
 	return mapped
@@ -566,6 +569,8 @@ func (e *Engine) endpointStatus(ctx context.Context, req Request, cc *cachedClie
 		mapped := mapVendorError(req.Action, cc.kind, req.Target, err)
 		if rerr := e.insertFinishedRead(context.WithoutCancel(ctx), r, start, Failed, mapped.Message+": "+mapped.Detail, took); rerr != nil {
 			e.log.Error("cannot record a failed status read", "company", req.CompanyID, "action_id", r.ID, "error", rerr)
+		} else {
+			mapped.ActionID = r.ID
 		}
 		return nil, mapped
 	}

@@ -77,7 +77,11 @@ func (e *Engine) runUser(ctx context.Context, req Request, cc *cachedClient) (*R
 	took := time.Since(start)
 	if err != nil {
 		mapped := mapVendorError(req.Action, cc.kind, req.Target, err)
-		e.transition(dctx, r, Requested, change{State: Failed, Detail: mapped.Message + ": " + mapped.Detail + stepsText(out.Steps), Took: took})
+		if _, rerr := e.transition(dctx, r, Requested, change{State: Failed, Detail: mapped.Message + ": " + mapped.Detail + stepsText(out.Steps), Took: took}); rerr != nil {
+			e.log.Error("cannot record a failed vendor call", "company", r.CompanyID, "action_id", r.ID, "error", rerr)
+		} else {
+			mapped.ActionID = r.ID
+		}
 		return nil, mapped
 	}
 
@@ -94,13 +98,21 @@ func (e *Engine) report(ctx context.Context, req Request, r *row, d vendor.Direc
 	rep, err := d.Report(ctx, req.Target, opts)
 	if err != nil {
 		mapped := mapVendorError(req.Action, r.Kind, req.Target, err)
-		e.transition(ctx, r, Requested, change{State: Failed, Detail: mapped.Message + ": " + mapped.Detail, Took: time.Since(start)})
+		if _, rerr := e.transition(ctx, r, Requested, change{State: Failed, Detail: mapped.Message + ": " + mapped.Detail, Took: time.Since(start)}); rerr != nil {
+			e.log.Error("cannot record a failed report", "company", r.CompanyID, "action_id", r.ID, "error", rerr)
+		} else {
+			mapped.ActionID = r.ID
+		}
 		return nil, mapped
 	}
 
 	fail := func(detail string, cause error) (*Result, error) {
 		out := &Error{Status: http.StatusBadGateway, Message: "Bad Gateway: " + failureText[req.Action], Detail: detail, Err: cause}
-		e.transition(ctx, r, Requested, change{State: Failed, Detail: detail, Took: time.Since(start)})
+		if _, rerr := e.transition(ctx, r, Requested, change{State: Failed, Detail: detail, Took: time.Since(start)}); rerr != nil {
+			e.log.Error("cannot record a failed report", "company", r.CompanyID, "action_id", r.ID, "error", rerr)
+		} else {
+			out.ActionID = r.ID
+		}
 		return nil, out
 	}
 	if e.cfg.MailerFor == nil {

@@ -19,6 +19,7 @@ type errorBody struct {
 	Message    string            `json:"message"`
 	Detail     string            `json:"detail,omitempty"`
 	Candidates []vendor.Endpoint `json:"candidates,omitempty"`
+	ActionID   string            `json:"action_id,omitempty"`
 	RequestID  string            `json:"request_id,omitempty"`
 }
 
@@ -73,6 +74,9 @@ func (s *Server) writeEngineError(w http.ResponseWriter, r *http.Request, err er
 
 	var ae *action.Error
 	if errors.As(err, &ae) && ae.Status >= 400 && ae.Status <= 599 {
+		if ae.ActionID != "" {
+			info.ActionID = ae.ActionID
+		}
 		if ae.Status >= 500 {
 			s.log.Warn("action failed", "request_id", info.RequestID, "company_id", info.CompanyID,
 				"action_id", info.ActionID, "route", info.Route, "status", ae.Status, "error", err, "cause", causeText(ae))
@@ -82,7 +86,7 @@ func (s *Server) writeEngineError(w http.ResponseWriter, r *http.Request, err er
 				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ae.RetryAfter.Seconds()))))
 			}
 		}
-		writeJSON(w, ae.Status, errorBody{Message: ae.Message, Detail: ae.Detail, Candidates: ae.Candidates})
+		writeJSON(w, ae.Status, errorBody{Message: ae.Message, Detail: ae.Detail, Candidates: ae.Candidates, ActionID: ae.ActionID})
 		return
 	}
 

@@ -152,7 +152,7 @@ func TestEngineErrorsAreRendered(t *testing.T) {
 		wantMessage string
 		wantRetry   string
 	}{
-		{"vendor failure", &action.Error{Status: 500, Message: "Internal Server Error: Failed to block user", Detail: "Graph: Insufficient privileges"}, 500, "Internal Server Error: Failed to block user", ""},
+		{"vendor failure", &action.Error{Status: 500, Message: "Internal Server Error: Failed to block user", Detail: "Graph: Insufficient privileges", ActionID: "act-9"}, 500, "Internal Server Error: Failed to block user", ""},
 		{"throttled", &action.Error{Status: 429, Message: "Too Many Requests: Wazuh is rate limiting", RetryAfter: 1500 * time.Millisecond}, 429, "Too Many Requests: Wazuh is rate limiting", "2"},
 		{"ambiguous", &action.Error{Status: 409, Message: "Conflict: 'web' matches 2 endpoints", Candidates: candidates}, 409, "Conflict: 'web' matches 2 endpoints", ""},
 		{"protected", &action.Error{Status: 403, Message: "Forbidden: web is on the protect-list"}, 403, "Forbidden: web is on the protect-list", ""},
@@ -185,6 +185,13 @@ func TestEngineErrorsAreRendered(t *testing.T) {
 			}
 			if tt.name == "vendor failure" && got.Body["detail"] != "Graph: Insufficient privileges" {
 				t.Errorf("detail = %v, want the vendor's reason", got.Body["detail"])
+			}
+			wantID := ""
+			if ae, ok := tt.err.(*action.Error); ok {
+				wantID = ae.ActionID
+			}
+			if id, _ := got.Body["action_id"].(string); id != wantID {
+				t.Errorf("action_id = %v, want %q: the stored action the error ended, if any", got.Body["action_id"], wantID)
 			}
 			if tt.name == "ambiguous" {
 				if list, _ := got.Body["candidates"].([]any); len(list) != 2 {
