@@ -405,7 +405,7 @@ func (e *Engine) unfinished(ctx context.Context, q queryer, companyID string, sv
 	return r, err
 }
 
-// unfinishedQuery is the query of unfinished, by agent_id or by target.
+// unfinishedQuery returns the SQL of unfinished, by agent_id or by target.
 func unfinishedQuery(column string) string {
 	return "SELECT " + rowColumns + " FROM actions WHERE company_id = ? AND service = ? AND " + column + ` = ?
 		AND action = ? AND state IN ('requested', 'dispatched') AND NOT dry_run

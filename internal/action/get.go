@@ -35,9 +35,9 @@ func (e *Engine) Get(ctx context.Context, companyID, actionID string) (*Record, 
 }
 
 // latestContainmentQuery reads the id of the latest isolate or release of a
-// kind on an endpoint. The literal action list repeats the WHERE clause of
-// the partial index actions_containment, so that the planner can use it;
-// the bound action is always one of those actions.
+// kind on an endpoint. Its literal action list repeats the WHERE clause of
+// the partial index actions_containment, so that the planner uses that
+// index. The bound action is always one of those two.
 const latestContainmentQuery = `SELECT id FROM actions WHERE company_id = ? AND service = ? AND agent_id = ?
 	AND action = ? AND action IN ('isolate', 'releaseisolate') AND NOT dry_run ORDER BY created_at DESC LIMIT 1`
 

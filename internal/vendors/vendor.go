@@ -135,8 +135,8 @@ type Outcome struct {
 
 	// AwaitEvent, with Pending, means that polling cannot tell the outcome
 	// (Confirm returns WaitForEvent): only an event from elsewhere confirms
-	// the action. The engine then makes no poll and looks at the action
-	// again only at its deadline.
+	// the action. The engine then schedules no poll, and looks at the
+	// action again only after its deadline.
 	AwaitEvent bool
 
 	// AlreadyInState is true when the target was already in the requested

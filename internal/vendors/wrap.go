@@ -9,7 +9,8 @@ import (
 // FromTransport turns an error from vendorhttp.Client.Do into *Error: of
 // kind ErrThrottled when the integration's rate budget rejected the call
 // before it was sent, else ErrTimeout or ErrUnavailable. NotSent carries
-// over, so the engine knows that a rejected write had no effect.
+// over, so that the engine records a rejected write as failed: it had no
+// effect at the vendor.
 func FromTransport(v Kind, op string, err error) *Error {
 	out := &Error{Kind: ErrUnavailable, Vendor: v, Op: op, Detail: err.Error(), Err: err}
 	var he *vendorhttp.Error
