@@ -128,6 +128,10 @@ type Engine struct {
 	stopSweep   context.CancelFunc
 	sweepDone   chan struct{}
 	stopping    chan struct{} // closed by Stop, so that waiting jobs snooze at once
+
+	// afterEventLookup, set only by tests, runs in ConfirmExternal between
+	// reading the action and updating it.
+	afterEventLookup func()
 }
 
 var _ Executor = (*Engine)(nil)

@@ -821,3 +821,64 @@ func TestEngine_LostResponseSettledByRead(t *testing.T) {
 		h.audit.verify(t)
 	})
 }
+
+// TestEngine_EventWhileDispatchIsRecorded: a Wazuh result event that reads
+// the action while its dispatch is not yet recorded, and updates it after
+// the dispatch moved it to dispatched, still confirms it. The agent can run
+// the command and report before the gateway has recorded the manager's
+// response, and no poll confirms such an action later.
+func TestEngine_EventWhileDispatchIsRecorded(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, f := setup(t, db, 1)
+		f.Pending, f.AwaitEvent = true, true
+		f.Entered, f.Gate = make(chan struct{}, 1), make(chan struct{})
+		ctx := context.Background()
+
+		type outcome struct {
+			res *Result
+			err error
+		}
+		executed := make(chan outcome, 1)
+		go func() {
+			res, err := h.e.Execute(ctx, isolateReq("001"))
+			executed <- outcome{res, err}
+		}()
+		<-f.Entered
+
+		// The event has read the action in state requested; the manager's
+		// response then arrives and the dispatch is recorded before the
+		// event's update.
+		var dispatched outcome
+		var once sync.Once
+		h.e.afterEventLookup = func() {
+			once.Do(func() {
+				close(f.Gate)
+				dispatched = <-executed
+			})
+		}
+		rec, err := h.e.ConfirmExternal(ctx, company, vendor.ServiceWazuh, "001", vendor.ActionIsolate, true, "isolation applied")
+		if err != nil {
+			t.Fatalf("ConfirmExternal: %v", err)
+		}
+		if dispatched.err != nil {
+			t.Fatalf("Execute: %v", dispatched.err)
+		}
+		if rec.ID != dispatched.res.ActionID {
+			t.Errorf("event recorded on action %s, want %s", rec.ID, dispatched.res.ActionID)
+		}
+		if rec.State != Confirmed {
+			t.Errorf("event answered with state %s, want confirmed", rec.State)
+		}
+		stored, err := h.e.Get(ctx, company, dispatched.res.ActionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.State != Confirmed {
+			t.Errorf("action state %s after the event, want confirmed; history %+v", stored.State, stored.History)
+		}
+		if got := strings.Join(h.audit.types(t, dispatched.res.ActionID), ","); got != "requested,dispatched,confirmed" {
+			t.Errorf("audit events %s, want requested,dispatched,confirmed", got)
+		}
+		h.audit.verify(t)
+	})
+}

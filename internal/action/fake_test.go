@@ -69,6 +69,11 @@ type fakeEDR struct {
 	LoseResponse bool          // Isolate and Release act, then fail as if the response was lost
 	ResolveErr   error
 
+	// Entered, when set, receives a value as each Isolate or Release
+	// starts, and Gate, when set, holds the call until it is closed.
+	Entered chan struct{}
+	Gate    chan struct{}
+
 	isolates, releases, confirms, statuses atomic.Int64
 
 	mu    sync.Mutex
@@ -157,6 +162,16 @@ func (f *fakeEDR) find(agent string) vendor.Endpoint {
 }
 
 func (f *fakeEDR) write(ctx context.Context, ep vendor.Endpoint, act vendor.ActionKind) (vendor.Outcome, error) {
+	if f.Entered != nil {
+		f.Entered <- struct{}{}
+	}
+	if f.Gate != nil {
+		select {
+		case <-f.Gate:
+		case <-ctx.Done():
+			return vendor.Outcome{}, ctx.Err()
+		}
+	}
 	if f.Delay > 0 {
 		select {
 		case <-time.After(f.Delay):

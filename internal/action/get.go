@@ -53,23 +53,58 @@ func (e *Engine) ConfirmExternal(ctx context.Context, companyID string, svc vend
 	if err := e.checkEventAgentID(ctx, companyID, svc, agentID); err != nil {
 		return nil, err
 	}
-	r, err := e.unfinished(ctx, e.db.Read, companyID, svc, "agent_id", agentID, act)
+
+	// The update is conditional on the state the lookup read. The agent can
+	// report before the gateway has recorded the manager's response, so the
+	// dispatch may move the action from requested to dispatched in between;
+	// the lookup then runs again and finds it dispatched. No poll confirms
+	// a Wazuh action later, so an event dropped here would leave it to
+	// expire.
+	for range maxEventAttempts {
+		r, err := e.unfinished(ctx, e.db.Read, companyID, svc, "agent_id", agentID, act)
+		if err != nil {
+			return nil, &Error{Status: http.StatusInternalServerError, Message: "Internal Server Error: cannot read the action", Err: err}
+		}
+		if r == nil {
+			return e.latestContainment(ctx, companyID, svc, agentID, act)
+		}
+		if e.afterEventLookup != nil {
+			e.afterEventLookup()
+		}
+
+		moved, err := e.transition(ctx, r, r.State, eventChange(r, act, succeeded, detail))
+		if err != nil {
+			return nil, &Error{Status: http.StatusInternalServerError, Message: "Internal Server Error: cannot record the result", Err: err}
+		}
+		if moved {
+			return e.Get(ctx, companyID, r.ID)
+		}
+		e.log.Info("the action changed while an event was recorded; reading it again", "company", companyID, "action_id", r.ID, "state", r.State)
+	}
+	return nil, &Error{Status: http.StatusConflict, Message: fmt.Sprintf("Conflict: the %s action on agent %s kept changing while the event was recorded; send the event again", act, quote(agentID))}
+}
+
+// maxEventAttempts bounds the lookups of one event. Each further lookup
+// follows a change of the action by another writer, and an action changes
+// state at most a few times.
+const maxEventAttempts = 4
+
+// latestContainment returns the latest action of kind act on the agent,
+// already final, for a repeated event, or a 404 *Error without one.
+func (e *Engine) latestContainment(ctx context.Context, companyID string, svc vendor.Service, agentID string, act vendor.ActionKind) (*Record, error) {
+	var id string
+	err := e.db.Read.QueryRowContext(ctx, e.db.Rebind(latestContainmentQuery), companyID, string(svc), agentID, string(act)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("Not Found: no %s action on agent %s", act, quote(agentID))}
+	}
 	if err != nil {
 		return nil, &Error{Status: http.StatusInternalServerError, Message: "Internal Server Error: cannot read the action", Err: err}
 	}
-	if r == nil {
-		// A repeat: the latest action of that kind, already final.
-		var id string
-		qerr := e.db.Read.QueryRowContext(ctx, e.db.Rebind(latestContainmentQuery), companyID, string(svc), agentID, string(act)).Scan(&id)
-		if errors.Is(qerr, sql.ErrNoRows) {
-			return nil, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("Not Found: no %s action on agent %s", act, quote(agentID))}
-		}
-		if qerr != nil {
-			return nil, &Error{Status: http.StatusInternalServerError, Message: "Internal Server Error: cannot read the action", Err: qerr}
-		}
-		return e.Get(ctx, companyID, id)
-	}
+	return e.Get(ctx, companyID, id)
+}
 
+// eventChange is the update that an agent's result makes to action r.
+func eventChange(r *row, act vendor.ActionKind, succeeded bool, detail string) change {
 	st := Confirmed
 	if !succeeded {
 		st = Failed
@@ -87,10 +122,7 @@ func (e *Engine) ConfirmExternal(ctx context.Context, companyID string, svc vend
 		}
 		ep = &cp
 	}
-	if _, err := e.transition(ctx, r, r.State, change{State: st, Detail: text, Endpoint: ep}); err != nil {
-		return nil, &Error{Status: http.StatusInternalServerError, Message: "Internal Server Error: cannot record the result", Err: err}
-	}
-	return e.Get(ctx, companyID, r.ID)
+	return change{State: st, Detail: text, Endpoint: ep}
 }
 
 // checkEventAgentID accepts only the vendor's own agent id in an event,
