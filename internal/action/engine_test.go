@@ -882,3 +882,51 @@ func TestEngine_EventWhileDispatchIsRecorded(t *testing.T) {
 		h.audit.verify(t)
 	})
 }
+
+// TestEngine_UnrecordedOutcomeNamesAction: when the vendor acted but its
+// outcome could not be recorded, the stored action stays requested, to be
+// settled by reading the target once its lease ends, and the 500 names it,
+// so that the caller can follow it instead of taking the write for failed.
+func TestEngine_UnrecordedOutcomeNamesAction(t *testing.T) {
+	tests := []struct {
+		name     string
+		pending  bool
+		user     bool
+		failType string // the audit event whose append fails
+	}{
+		{name: "isolate done at once", failType: "confirmed"},
+		{name: "isolate pending at the vendor", pending: true, failType: "dispatched"},
+		{name: "user block", user: true, failType: "confirmed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := storetest.Open(t, store.SQLite)
+			h := newHarnessAudit(t, db, nil, func(log *audit.Log) auditTrail { return failingAudit{Log: log, failType: tc.failType} })
+			req := isolateReq("001")
+			if tc.user {
+				_, name := newFakeDir(t)
+				h.tenants.set(company, vendor.ServiceAzureAD, kindFakeDir, name)
+				req = Request{CompanyID: company, Service: vendor.ServiceAzureAD, Route: "/azuread/users", Action: vendor.ActionBlock, Target: "user01@demo.example", Requester: "soc@example.com"}
+			} else {
+				f, name := newFakeEDR(t, 1)
+				f.Pending = tc.pending
+				h.tenants.set(company, vendor.ServiceWazuh, kindFakeEDR, name)
+			}
+
+			_, err := h.e.Execute(context.Background(), req)
+			ae := wantStatus(t, err, http.StatusInternalServerError, "Internal Server Error")
+
+			var id, state string
+			err = db.SQL.QueryRow(db.Rebind("SELECT id, state FROM actions WHERE action = ?"), string(req.Action)).Scan(&id, &state)
+			if err != nil {
+				t.Fatalf("read the stored action: %v", err)
+			}
+			if state != string(Requested) {
+				t.Errorf("action state %s, want requested until it is settled", state)
+			}
+			if ae.ActionID != id {
+				t.Errorf("error names action %q, want the stored action %s", ae.ActionID, id)
+			}
+		})
+	}
+}

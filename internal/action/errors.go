@@ -44,6 +44,16 @@ func internalError(act vendor.ActionKind, err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Message: "Internal Server Error: " + failureText[act], Err: err}
 }
 
+// unrecorded is the error of a stored action whose vendor call ended but
+// whose outcome could not be recorded. The action stays requested until a
+// confirmation job settles it once its lease ends (a write by reading the
+// target), so the error names it for GET /v1/actions/{id}.
+func unrecorded(r *row, err error) *Error {
+	out := internalError(r.Action, err)
+	out.ActionID = r.ID
+	return out
+}
+
 // outOfTime turns an internal error caused by the request's deadline, such
 // as a store read that a busy database delayed past the API's action
 // timeout, into a 504: the request ran out of time, and nothing is broken.
@@ -54,10 +64,11 @@ func outOfTime(act vendor.ActionKind, err error) error {
 		return err
 	}
 	return &Error{
-		Status:  http.StatusGatewayTimeout,
-		Message: "Gateway Timeout: " + failureText[act],
-		Detail:  "the request timed out inside the gateway: " + strings.TrimPrefix(ae.Message, "Internal Server Error: "),
-		Err:     ae.Err,
+		Status:   http.StatusGatewayTimeout,
+		Message:  "Gateway Timeout: " + failureText[act],
+		Detail:   "the request timed out inside the gateway: " + strings.TrimPrefix(ae.Message, "Internal Server Error: "),
+		ActionID: ae.ActionID,
+		Err:      ae.Err,
 	}
 }
 

@@ -499,7 +499,7 @@ func (e *Engine) dispatch(ctx context.Context, c vendor.Containment, r *row, unl
 		// The vendor acted but the record failed: the sweeper finds the
 		// action when its lease ends and settles it by reading the target.
 		e.log.Error("vendor call done but not recorded", "company", r.CompanyID, "action_id", r.ID, "error", err)
-		return nil, internalError(r.Action, err)
+		return nil, unrecorded(r, err)
 	}
 	e.log.Info("action dispatched", "company", r.CompanyID, "action_id", r.ID, "vendor", r.Kind, "action", r.Action, "state", res.State)
 	return res, nil

@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -445,6 +446,28 @@ func testConfig(db *store.DB) Config {
 
 func newHarness(t testing.TB, db *store.DB, tenants *fakeTenants) *harness {
 	t.Helper()
+	return newHarnessAudit(t, db, tenants, nil)
+}
+
+// failingAudit is the real audit trail, except that appending an event of
+// type failType inside a transaction fails, as a store that stops
+// accepting writes would.
+type failingAudit struct {
+	*audit.Log
+	failType string
+}
+
+func (f failingAudit) AppendTx(ctx context.Context, tx *sql.Tx, ev audit.Event) (audit.Event, error) {
+	if ev.Type == f.failType {
+		return audit.Event{}, fmt.Errorf("append audit event %s: the store rejected the write", ev.Type)
+	}
+	return f.Log.AppendTx(ctx, tx, ev)
+}
+
+// newHarnessAudit is newHarness with the engine's audit trail replaced by
+// wrap(log) when wrap is not nil; the harness still reads the real log.
+func newHarnessAudit(t testing.TB, db *store.DB, tenants *fakeTenants, wrap func(*audit.Log) auditTrail) *harness {
+	t.Helper()
 	if tenants == nil {
 		tenants = &fakeTenants{}
 	}
@@ -461,6 +484,9 @@ func newHarness(t testing.TB, db *store.DB, tenants *fakeTenants) *harness {
 		t.Fatal(err)
 	}
 	e.integrations, e.audit, e.sealer = tenants, log, sealer
+	if wrap != nil {
+		e.audit = wrap(log)
+	}
 	if err := e.Start(context.Background()); err != nil {
 		t.Fatalf("start engine: %v", err)
 	}

@@ -86,7 +86,8 @@ func (e *Engine) runUser(ctx context.Context, req Request, cc *cachedClient) (*R
 	}
 
 	if _, err := e.transition(dctx, r, Requested, change{State: Confirmed, Detail: "done" + stepsText(out.Steps), Result: out.Raw, Took: took}); err != nil {
-		return nil, internalError(req.Action, err)
+		e.log.Error("vendor call done but not recorded", "company", r.CompanyID, "action_id", r.ID, "error", err)
+		return nil, unrecorded(r, err)
 	}
 	user := out.User
 	return &Result{ActionID: r.ID, State: Confirmed, User: &user, Steps: out.Steps, AlreadyInState: out.AlreadyInState, Warnings: out.Warnings, VendorResult: out.Raw}, nil
@@ -129,7 +130,8 @@ func (e *Engine) report(ctx context.Context, req Request, r *row, d vendor.Direc
 	}
 
 	if _, err := e.transition(ctx, r, Requested, change{State: Confirmed, Detail: "report e-mailed to " + req.Requester, Result: rep.Summary, Took: time.Since(start)}); err != nil {
-		return nil, internalError(req.Action, err)
+		e.log.Error("report sent but not recorded", "company", r.CompanyID, "action_id", r.ID, "error", err)
+		return nil, unrecorded(r, err)
 	}
 	return &Result{ActionID: r.ID, State: Confirmed, Report: rep.Summary}, nil
 }
