@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -115,9 +116,11 @@ type Error struct {
 	Op      string
 	Timeout bool // the attempt or the context ran out of time
 
-	// NotSent is true when no attempt of the call reached the vendor,
-	// because the rate budget rejected a wait past the context's deadline
-	// or the circuit breaker was open.
+	// NotSent is true when no attempt of the call reached the vendor:
+	// the rate budget rejected a wait past the context's deadline, the
+	// circuit breaker was open, or every attempt failed before its request
+	// was written (its credentials could not be fetched, or no connection
+	// to the vendor could be opened).
 	NotSent bool
 
 	// BudgetRefused is true when the rate budget rejected the call because
@@ -165,9 +168,10 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	// A call the caller abandoned, or one the rate budget rejected before
 	// any attempt was sent, is no evidence of a vendor failure. Counting
 	// such rejections would open the breaker when a company only sends more
-	// calls than its budget allows.
+	// calls than its budget allows. A call that was not sent because the
+	// vendor could not be reached still counts.
 	var ve *Error
-	if errors.As(err, &ve) && ve.NotSent {
+	if errors.As(err, &ve) && ve.NotSent && (ve.BudgetRefused || ctx.Err() != nil) {
 		c.breaker.skip(probe)
 		return resp, err
 	}
@@ -269,6 +273,12 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 		}
 		return settle(resp)
 	}
+
+	// No attempt was written: the vendor cannot have acted on the call.
+	var ve *Error
+	if !reached && errors.As(lastErr, &ve) {
+		ve.NotSent = true
+	}
 	return nil, c.redact(lastErr)
 }
 
@@ -349,6 +359,14 @@ func (c *Client) once(ctx context.Context, req Request) (*Response, *http.Reques
 
 	hresp, err := c.http.Do(hreq)
 	if err != nil {
+		if isDialError(err) && isWriteMethod(req.Method) {
+			// Go's transport sends a write again only when it wrote none of
+			// it (net/http.Transport: only GET, HEAD, OPTIONS, TRACE and
+			// requests with an Idempotency-Key header are retried after a
+			// network error, and no vendor client sets that header). So a
+			// write that ends with a failed dial was never written.
+			return nil, nil, &Error{Op: req.Op, Timeout: isTimeout(err), Err: err}
+		}
 		return nil, hreq, &Error{Op: req.Op, Timeout: isTimeout(err), Err: err}
 	}
 	defer hresp.Body.Close()
@@ -391,6 +409,13 @@ func (c *Client) capWait(d time.Duration) time.Duration {
 func (c *Client) capTime(t time.Time) time.Time {
 	now := time.Now()
 	return now.Add(c.capWait(t.Sub(now)))
+}
+
+// isDialError reports whether err is the failure to open a connection to
+// the vendor: refused, unreachable, a DNS failure or a connect timeout.
+func isDialError(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
 }
 
 func isTimeout(err error) bool {

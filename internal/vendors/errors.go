@@ -36,8 +36,9 @@ type Error struct {
 	RetryAfter time.Duration // for ErrThrottled: how long to wait, 0 when unknown
 
 	// NotSent is true when no request of the failed call reached the
-	// vendor (the rate budget or the circuit breaker rejected it), so the
-	// call had no effect there.
+	// vendor, so the call had no effect there: the rate budget or the
+	// circuit breaker rejected it, no connection to the vendor opened, or
+	// the credentials for it could not be fetched.
 	NotSent bool
 
 	// Candidates lists the matches for ErrAmbiguous.

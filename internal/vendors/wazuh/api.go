@@ -65,10 +65,16 @@ func (c *Client) call(ctx context.Context, req vendorhttp.Request) (*vendorhttp.
 	ctx, slot := withLoginSlot(ctx)
 	resp, err := c.http.Do(ctx, req)
 	if err != nil {
+		out := vendor.FromTransport(vendor.KindWazuh, req.Op, err)
 		if lerr := slot.get(); lerr != nil {
-			return nil, lerr
+			// The login's error says why, but whether req reached the
+			// manager is the call's own fact: a failed login before the
+			// first attempt leaves req unsent, whatever the login sent.
+			login := *lerr
+			login.NotSent = out.NotSent
+			return nil, &login
 		}
-		return nil, vendor.FromTransport(vendor.KindWazuh, req.Op, err)
+		return nil, out
 	}
 	if resp.Status != http.StatusOK {
 		return nil, mapHTTPError(req.Op, resp)
