@@ -20,6 +20,7 @@ import (
 	"github.com/smartpt/smartpt/internal/notify/email"
 	"github.com/smartpt/smartpt/internal/secret"
 	"github.com/smartpt/smartpt/internal/store"
+	"github.com/smartpt/smartpt/internal/vendorhttp"
 )
 
 // Timeouts of the HTTP server against slow and idle clients. WriteTimeout
@@ -71,7 +72,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	proxies, _ := cfg.Proxies() // checked by Load
 
-	stores := storeFlags{dataDir: cfg.DataDir, databaseURL: cfg.DatabaseURL, masterKeyFile: cfg.MasterKeyFile}
+	stores := storeFlags{
+		dataDir: cfg.DataDir, databaseURL: cfg.DatabaseURL, masterKeyFile: cfg.MasterKeyFile,
+		vendorHTTP: vendorhttp.Options{MaxConnsPerHost: cfg.VendorMaxConnsPerHost},
+	}
 	a, err := stores.open(ctx, c.getenv, logger)
 	if err != nil {
 		return err

@@ -55,6 +55,11 @@ type Config struct {
 	// at once; further ones wait for a free slot. 0 means the API's
 	// default (api.DefaultMaxConcurrentActions).
 	MaxConcurrentActions int `yaml:"max_concurrent_actions"`
+
+	// VendorMaxConnsPerHost bounds the open connections to one vendor host,
+	// for all companies together. Further calls wait for a free one. 0
+	// means vendorhttp.DefaultMaxConnsPerHost.
+	VendorMaxConnsPerHost int `yaml:"vendor_max_conns_per_host"`
 }
 
 // TLS names the certificate and key files. Both empty means plain HTTP.
@@ -110,6 +115,8 @@ var Env = []struct{ Name, Setting string }{
 	{"SMARTPT_TRUSTED_PROXIES", "trusted_proxies (comma separated)"},
 	{"SMARTPT_LOG_LEVEL", "log.level"},
 	{"SMARTPT_LOG_FORMAT", "log.format"},
+	{"SMARTPT_MAX_CONCURRENT_ACTIONS", "max_concurrent_actions"},
+	{"SMARTPT_VENDOR_MAX_CONNS_PER_HOST", "vendor_max_conns_per_host"},
 	{"SMARTPT_ENGINE_DISPATCH_TIMEOUT", "engine.dispatch_timeout"},
 	{"SMARTPT_ENGINE_CONFIRM_DEADLINE", "engine.confirm_deadline"},
 	{"SMARTPT_ENGINE_POLL_MIN", "engine.poll_min"},
@@ -188,6 +195,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 		c.MaxConcurrentActions = n
 	}
+	if v := getenv("SMARTPT_VENDOR_MAX_CONNS_PER_HOST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("SMARTPT_VENDOR_MAX_CONNS_PER_HOST %q is not a whole number", v)
+		}
+		c.VendorMaxConnsPerHost = n
+	}
 	if err := c.Engine.applyEnv(getenv); err != nil {
 		return err
 	}
@@ -242,6 +256,9 @@ func (c Config) Validate() error {
 	if c.MaxConcurrentActions < 0 || c.MaxConcurrentActions > maxConcurrentActions {
 		return fmt.Errorf("max_concurrent_actions %d is out of range; use 1 to %d, or 0 for the default", c.MaxConcurrentActions, maxConcurrentActions)
 	}
+	if c.VendorMaxConnsPerHost < 0 || c.VendorMaxConnsPerHost > maxVendorConnsPerHost {
+		return fmt.Errorf("vendor_max_conns_per_host %d is out of range; use 1 to %d, or 0 for the default", c.VendorMaxConnsPerHost, maxVendorConnsPerHost)
+	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		return fmt.Errorf("log.format %q is invalid; use json or text", c.Log.Format)
 	}
@@ -251,6 +268,11 @@ func (c Config) Validate() error {
 // maxConcurrentActions is the highest max_concurrent_actions accepted:
 // beyond it the bound no longer protects the server's memory.
 const maxConcurrentActions = 100000
+
+// maxVendorConnsPerHost is the highest vendor_max_conns_per_host accepted.
+// Each connection uses a local port, of which a host has about 28,000 for
+// outgoing connections by default (Linux ip_local_port_range 32768-60999).
+const maxVendorConnsPerHost = 10000
 
 // Proxies parses TrustedProxies; a bare address is a one-address range.
 func (c Config) Proxies() ([]netip.Prefix, error) {

@@ -64,12 +64,40 @@ func TestLoadRejectsInvalid(t *testing.T) {
 		{"bad level", "data_dir: /x\nlog: {level: loud}\n", nil, "log level"},
 		{"host without sender", "data_dir: /x\nsmtp: {host: mail.example.com}\n", nil, "smtp.from"},
 		{"PostgreSQL without mail destination", "database_url: postgres://127.0.0.1/test\n", nil, "no mail destination"},
+		{"negative vendor connections", "data_dir: /x\nvendor_max_conns_per_host: -1\n", nil, "vendor_max_conns_per_host -1"},
+		{"too many vendor connections", "data_dir: /x\nvendor_max_conns_per_host: 10001\n", nil, "use 1 to 10000"},
+		{"vendor connections not a number", "data_dir: /x\n", map[string]string{"SMARTPT_VENDOR_MAX_CONNS_PER_HOST": "many"}, "SMARTPT_VENDOR_MAX_CONNS_PER_HOST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load(writeFile(t, tt.file), env(tt.env))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Load error = %v, want one naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadVendorMaxConnsPerHost(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want int
+	}{
+		{"unset keeps the default", "data_dir: /x\n", nil, 0},
+		{"file", "data_dir: /x\nvendor_max_conns_per_host: 16\n", nil, 16},
+		{"environment over file", "data_dir: /x\nvendor_max_conns_per_host: 16\n", map[string]string{"SMARTPT_VENDOR_MAX_CONNS_PER_HOST": "200"}, 200},
+		{"highest accepted", "data_dir: /x\nvendor_max_conns_per_host: 10000\n", nil, 10000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(writeFile(t, tt.file), env(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.VendorMaxConnsPerHost != tt.want {
+				t.Errorf("VendorMaxConnsPerHost = %d, want %d", cfg.VendorMaxConnsPerHost, tt.want)
 			}
 		})
 	}
