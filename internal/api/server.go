@@ -192,6 +192,7 @@ func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 // DefaultMaxConcurrentActions is the default of
 // Config.MaxConcurrentActions. It keeps both cores of a small server busy
 // with vendors that respond within milliseconds, and allows 256 vendor
-// calls in flight when they take longer. Vendors' own rate limits are far
+// calls in flight when they take longer, at most vendor_max_conns_per_host
+// (default 64) of them to one vendor host. Vendors' own rate limits are far
 // below what that allows.
 const DefaultMaxConcurrentActions = 256
