@@ -57,6 +57,8 @@ func main() {
 		stop()
 	}()
 
+	setHeapSampling(os.Getenv("SMARTPT_PPROF_ADDR"))
+
 	c := &cli{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	os.Exit(c.run(ctx, os.Args[1:]))
 }

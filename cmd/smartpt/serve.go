@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ import (
 	"github.com/smartpt/smartpt/internal/notify/email"
 	"github.com/smartpt/smartpt/internal/secret"
 	"github.com/smartpt/smartpt/internal/store"
+	"github.com/smartpt/smartpt/internal/vendorhttp"
 )
 
 // Timeouts of the HTTP server against slow and idle clients. WriteTimeout
@@ -69,9 +71,14 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	proxies, _ := cfg.Proxies() // checked by Load
+	proxies, _ := cfg.Proxies()              // checked by Load
+	memoryLimit, _ := cfg.MemoryLimitBytes() // checked by Load
+	applyMemoryLimit(memoryLimit, logger)
 
-	stores := storeFlags{dataDir: cfg.DataDir, databaseURL: cfg.DatabaseURL, masterKeyFile: cfg.MasterKeyFile}
+	stores := storeFlags{
+		dataDir: cfg.DataDir, databaseURL: cfg.DatabaseURL, masterKeyFile: cfg.MasterKeyFile,
+		vendorHTTP: vendorhttp.Options{MaxConnsPerHost: cfg.VendorMaxConnsPerHost},
+	}
 	a, err := stores.open(ctx, c.getenv, logger)
 	if err != nil {
 		return err
@@ -111,6 +118,17 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			}
 		},
 	})
+}
+
+// applyMemoryLimit sets the Go runtime's soft memory limit to limit bytes
+// when limit is above 0. Otherwise the limit stays as GOMEMLIMIT set it:
+// none unless the variable is set.
+func applyMemoryLimit(limit int64, logger *slog.Logger) {
+	if limit <= 0 {
+		return
+	}
+	debug.SetMemoryLimit(limit)
+	logger.Info("Go memory limit set from memory_limit", "memory_limit_bytes", limit)
 }
 
 // serverMailConfig resolves the server relay's password when it is a secret

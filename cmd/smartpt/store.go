@@ -20,6 +20,9 @@ type storeFlags struct {
 	dataDir       string
 	databaseURL   string
 	masterKeyFile string
+
+	// vendorHTTP tunes the pool of vendor connections that open builds.
+	vendorHTTP vendorhttp.Options
 }
 
 // addStoreFlags adds --data, --database-url and --master-key-file, with
@@ -74,7 +77,7 @@ func (s *storeFlags) open(ctx context.Context, getenv func(string) string, logge
 		resolver: resolver,
 		tenants:  tenant.New(db, sealer, resolver),
 		audit:    audit.New(db),
-		pool:     vendorhttp.NewPool(logger),
+		pool:     vendorhttp.NewPoolWithOptions(logger, s.vendorHTTP),
 		logger:   logger,
 		dataDir:  s.dataDir,
 	}, nil

@@ -157,10 +157,7 @@ func (s *Server) withCompany(next companyHandler) http.Handler {
 		info := infoFrom(r.Context())
 
 		if wait := s.limiter.blocked(info.ClientAddr); wait > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			writeJSON(w, http.StatusTooManyRequests, errorBody{
-				Message: "Too Many Requests: too many failed authentications from this address; retry after the time in the Retry-After header",
-			})
+			writeAuthBlocked(w, wait)
 			return
 		}
 
@@ -175,7 +172,9 @@ func (s *Server) withCompany(next companyHandler) http.Handler {
 			presented = keys[0]
 		}
 		if presented != "" {
-			company, err := s.cfg.Auth.Authenticate(r.Context(), presented)
+			var company tenant.Company
+			var err error
+			offload(func() { company, err = s.cfg.Auth.Authenticate(r.Context(), presented) })
 			if err == nil {
 				info.CompanyID = company.ID
 				next(w, r, company)
@@ -189,6 +188,15 @@ func (s *Server) withCompany(next companyHandler) http.Handler {
 		}
 
 		s.authFailed(w, r, reason)
+	})
+}
+
+// writeAuthBlocked writes the 429 of an address that failed authentication
+// too often. wait is the time until its block ends.
+func writeAuthBlocked(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	writeJSON(w, http.StatusTooManyRequests, errorBody{
+		Message: "Too Many Requests: too many failed authentications from this address; retry after the time in the Retry-After header",
 	})
 }
 

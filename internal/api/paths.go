@@ -18,9 +18,14 @@ func rejectUncleanPath(next http.Handler) http.Handler {
 			clean += "/"
 		}
 		if clean != p {
-			writeJSON(w, http.StatusNotFound, errorBody{Message: "Not Found: no route " + shown(p) + "; see /openapi.json for the routes"})
+			writeNoRoute(w, p)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// writeNoRoute writes the 404 of a path that no route serves.
+func writeNoRoute(w http.ResponseWriter, p string) {
+	writeJSON(w, http.StatusNotFound, errorBody{Message: "Not Found: no route " + shown(p) + "; see /openapi.json for the routes"})
 }

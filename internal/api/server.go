@@ -135,9 +135,7 @@ func (s *Server) routes() {
 	metricsHandler := promhttp.HandlerFor(prometheus.Gatherers{s.cfg.Registry, prometheus.DefaultGatherer}, promhttp.HandlerOpts{})
 	s.mux.Handle("/metrics", s.allow(http.MethodGet, "/metrics", metricsHandler))
 
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody{Message: "Not Found: no route " + shown(r.URL.Path) + "; see /openapi.json for the routes"})
-	})
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeNoRoute(w, r.URL.Path) })
 }
 
 // allow responds 405 with an Allow header to any method but method, and
@@ -148,12 +146,18 @@ func (s *Server) allow(method, route string, next http.Handler) http.Handler {
 		info.Route = route
 
 		if r.Method != method {
-			w.Header().Set("Allow", method)
-			writeJSON(w, http.StatusMethodNotAllowed, errorBody{Message: "Method Not Allowed: use " + method + " for " + route})
+			writeMethodNotAllowed(w, method, route)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// writeMethodNotAllowed writes the 405 of a request to route with another
+// method than method.
+func writeMethodNotAllowed(w http.ResponseWriter, method, route string) {
+	w.Header().Set("Allow", method)
+	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Message: "Method Not Allowed: use " + method + " for " + route})
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -188,6 +192,7 @@ func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 // DefaultMaxConcurrentActions is the default of
 // Config.MaxConcurrentActions. It keeps both cores of a small server busy
 // with vendors that respond within milliseconds, and allows 256 vendor
-// calls in flight when they take longer. Vendors' own rate limits are far
+// calls in flight when they take longer, at most vendor_max_conns_per_host
+// (default 64) of them to one vendor host. Vendors' own rate limits are far
 // below what that allows.
 const DefaultMaxConcurrentActions = 256

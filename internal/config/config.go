@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/netip"
 	"os"
 	"strconv"
@@ -55,6 +56,16 @@ type Config struct {
 	// at once; further ones wait for a free slot. 0 means the API's
 	// default (api.DefaultMaxConcurrentActions).
 	MaxConcurrentActions int `yaml:"max_concurrent_actions"`
+
+	// VendorMaxConnsPerHost bounds the open connections to one vendor host,
+	// for all companies together. Further calls wait for a free one. 0
+	// means vendorhttp.DefaultMaxConnsPerHost.
+	VendorMaxConnsPerHost int `yaml:"vendor_max_conns_per_host"`
+
+	// MemoryLimit is the Go runtime's soft memory limit: a size such as
+	// 64MiB or 1GiB, or empty, 0 or off for none. MemoryLimitBytes parses
+	// it.
+	MemoryLimit string `yaml:"memory_limit"`
 }
 
 // TLS names the certificate and key files. Both empty means plain HTTP.
@@ -110,6 +121,9 @@ var Env = []struct{ Name, Setting string }{
 	{"SMARTPT_TRUSTED_PROXIES", "trusted_proxies (comma separated)"},
 	{"SMARTPT_LOG_LEVEL", "log.level"},
 	{"SMARTPT_LOG_FORMAT", "log.format"},
+	{"SMARTPT_MAX_CONCURRENT_ACTIONS", "max_concurrent_actions"},
+	{"SMARTPT_VENDOR_MAX_CONNS_PER_HOST", "vendor_max_conns_per_host"},
+	{"SMARTPT_MEMORY_LIMIT", "memory_limit"},
 	{"SMARTPT_ENGINE_DISPATCH_TIMEOUT", "engine.dispatch_timeout"},
 	{"SMARTPT_ENGINE_CONFIRM_DEADLINE", "engine.confirm_deadline"},
 	{"SMARTPT_ENGINE_POLL_MIN", "engine.poll_min"},
@@ -173,6 +187,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("SMARTPT_SMTP_TLS", &c.SMTP.TLS)
 	set("SMARTPT_LOG_LEVEL", &c.Log.Level)
 	set("SMARTPT_LOG_FORMAT", &c.Log.Format)
+	set("SMARTPT_MEMORY_LIMIT", &c.MemoryLimit)
 
 	if v := getenv("SMARTPT_SMTP_PORT"); v != "" {
 		port, err := strconv.Atoi(v)
@@ -187,6 +202,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 			return fmt.Errorf("SMARTPT_MAX_CONCURRENT_ACTIONS %q is not a whole number", v)
 		}
 		c.MaxConcurrentActions = n
+	}
+	if v := getenv("SMARTPT_VENDOR_MAX_CONNS_PER_HOST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("SMARTPT_VENDOR_MAX_CONNS_PER_HOST %q is not a whole number", v)
+		}
+		c.VendorMaxConnsPerHost = n
 	}
 	if err := c.Engine.applyEnv(getenv); err != nil {
 		return err
@@ -242,6 +264,12 @@ func (c Config) Validate() error {
 	if c.MaxConcurrentActions < 0 || c.MaxConcurrentActions > maxConcurrentActions {
 		return fmt.Errorf("max_concurrent_actions %d is out of range; use 1 to %d, or 0 for the default", c.MaxConcurrentActions, maxConcurrentActions)
 	}
+	if c.VendorMaxConnsPerHost < 0 || c.VendorMaxConnsPerHost > maxVendorConnsPerHost {
+		return fmt.Errorf("vendor_max_conns_per_host %d is out of range; use 1 to %d, or 0 for the default", c.VendorMaxConnsPerHost, maxVendorConnsPerHost)
+	}
+	if _, err := c.MemoryLimitBytes(); err != nil {
+		return err
+	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		return fmt.Errorf("log.format %q is invalid; use json or text", c.Log.Format)
 	}
@@ -251,6 +279,53 @@ func (c Config) Validate() error {
 // maxConcurrentActions is the highest max_concurrent_actions accepted:
 // beyond it the bound no longer protects the server's memory.
 const maxConcurrentActions = 100000
+
+// maxVendorConnsPerHost is the highest vendor_max_conns_per_host accepted.
+// Each connection uses a local port, of which a host has about 28,000 for
+// outgoing connections by default (Linux ip_local_port_range 32768-60999).
+const maxVendorConnsPerHost = 10000
+
+// minMemoryLimit is the lowest memory_limit accepted. A plain number below
+// it is most likely a size whose unit was left out. The server at rest
+// already uses about 9 MiB of Go memory (Linux, amd64), so a lower limit
+// would keep the garbage collector running under any load.
+const minMemoryLimit = 32 << 20
+
+// memoryUnits are the suffixes of memory_limit, those that GOMEMLIMIT
+// accepts (runtime package documentation).
+var memoryUnits = []struct {
+	suffix string
+	bytes  int64
+}{
+	{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1},
+}
+
+// MemoryLimitBytes parses MemoryLimit: a whole number of bytes with an
+// optional unit B, KiB, MiB, GiB or TiB. It returns 0 for no limit (empty,
+// 0 or off).
+func (c Config) MemoryLimitBytes() (int64, error) {
+	s := strings.TrimSpace(c.MemoryLimit)
+	if s == "" || s == "0" || s == "off" {
+		return 0, nil
+	}
+
+	number, unit := s, int64(1)
+	for _, u := range memoryUnits {
+		if strings.HasSuffix(s, u.suffix) {
+			number, unit = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.bytes
+			break
+		}
+	}
+	n, err := strconv.ParseInt(number, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/unit {
+		return 0, fmt.Errorf("memory_limit %q is not a size; use a whole number with B, KiB, MiB, GiB or TiB, such as 96MiB, or off", c.MemoryLimit)
+	}
+	bytes := n * unit
+	if bytes < minMemoryLimit {
+		return 0, fmt.Errorf("memory_limit %q is below 32MiB; give the unit, such as 96MiB, or off for no limit", c.MemoryLimit)
+	}
+	return bytes, nil
+}
 
 // Proxies parses TrustedProxies; a bare address is a one-address range.
 func (c Config) Proxies() ([]netip.Prefix, error) {

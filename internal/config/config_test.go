@@ -64,12 +64,78 @@ func TestLoadRejectsInvalid(t *testing.T) {
 		{"bad level", "data_dir: /x\nlog: {level: loud}\n", nil, "log level"},
 		{"host without sender", "data_dir: /x\nsmtp: {host: mail.example.com}\n", nil, "smtp.from"},
 		{"PostgreSQL without mail destination", "database_url: postgres://127.0.0.1/test\n", nil, "no mail destination"},
+		{"negative vendor connections", "data_dir: /x\nvendor_max_conns_per_host: -1\n", nil, "vendor_max_conns_per_host -1"},
+		{"too many vendor connections", "data_dir: /x\nvendor_max_conns_per_host: 10001\n", nil, "use 1 to 10000"},
+		{"memory limit without unit", "data_dir: /x\nmemory_limit: 96\n", nil, "below 32MiB"},
+		{"memory limit below the minimum", "data_dir: /x\nmemory_limit: 16MiB\n", nil, "below 32MiB"},
+		{"memory limit with unknown unit", "data_dir: /x\nmemory_limit: 96MB\n", nil, `memory_limit "96MB" is not a size`},
+		{"negative memory limit", "data_dir: /x\n", map[string]string{"SMARTPT_MEMORY_LIMIT": "-1GiB"}, "is not a size"},
+		{"memory limit overflows", "data_dir: /x\nmemory_limit: 9000000000TiB\n", nil, "is not a size"},
+		{"vendor connections not a number", "data_dir: /x\n", map[string]string{"SMARTPT_VENDOR_MAX_CONNS_PER_HOST": "many"}, "SMARTPT_VENDOR_MAX_CONNS_PER_HOST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load(writeFile(t, tt.file), env(tt.env))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Load error = %v, want one naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadVendorMaxConnsPerHost(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want int
+	}{
+		{"unset keeps the default", "data_dir: /x\n", nil, 0},
+		{"file", "data_dir: /x\nvendor_max_conns_per_host: 16\n", nil, 16},
+		{"environment over file", "data_dir: /x\nvendor_max_conns_per_host: 16\n", map[string]string{"SMARTPT_VENDOR_MAX_CONNS_PER_HOST": "200"}, 200},
+		{"highest accepted", "data_dir: /x\nvendor_max_conns_per_host: 10000\n", nil, 10000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(writeFile(t, tt.file), env(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.VendorMaxConnsPerHost != tt.want {
+				t.Errorf("VendorMaxConnsPerHost = %d, want %d", cfg.VendorMaxConnsPerHost, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadMemoryLimit(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want int64
+	}{
+		{"unset means none", "data_dir: /x\n", nil, 0},
+		{"off", "data_dir: /x\nmemory_limit: off\n", nil, 0},
+		{"zero", "data_dir: /x\nmemory_limit: 0\n", nil, 0},
+		{"MiB", "data_dir: /x\nmemory_limit: 96MiB\n", nil, 96 << 20},
+		{"GiB with a space", "data_dir: /x\nmemory_limit: 1 GiB\n", nil, 1 << 30},
+		{"bytes", "data_dir: /x\nmemory_limit: 33554432B\n", nil, 32 << 20},
+		{"plain number of bytes", "data_dir: /x\nmemory_limit: 100000000\n", nil, 100000000},
+		{"environment over file", "data_dir: /x\nmemory_limit: 96MiB\n", map[string]string{"SMARTPT_MEMORY_LIMIT": "2GiB"}, 2 << 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(writeFile(t, tt.file), env(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			got, err := cfg.MemoryLimitBytes()
+			if err != nil {
+				t.Fatalf("MemoryLimitBytes: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("MemoryLimitBytes = %d, want %d", got, tt.want)
 			}
 		})
 	}

@@ -156,6 +156,11 @@ type Options struct {
 	// requests, below the package's MaxRetryAfter. Zero means
 	// MaxRetryAfter. Tests lower it so that an absurd header costs seconds.
 	MaxRetryAfter time.Duration
+
+	// MaxConnsPerHost bounds the connections to one vendor host, for all
+	// companies together. A call beyond it waits for a free connection.
+	// Zero means DefaultMaxConnsPerHost.
+	MaxConnsPerHost int
 }
 
 // Pool hands out clients and keeps one rate budget per company and
@@ -170,12 +175,14 @@ type Pool struct {
 	breakers map[string]*breaker // guarded by mu; same key
 }
 
-// maxConnsPerHost bounds the connections to one vendor host, for all
-// companies together; a call beyond it waits for a free connection. Without
-// the bound, 1,000 concurrent actions opened 1,000 connections to the vendor,
-// each with its buffers and two goroutines, and closed most of them again
-// after one call, because only the idle ones up to the same number are kept.
-const maxConnsPerHost = 128
+// DefaultMaxConnsPerHost is the default of Options.MaxConnsPerHost. Without
+// a bound, 1,000 concurrent actions opened 1,000 connections to the vendor
+// and closed most of them again after one call, because only the idle ones
+// up to the same number are kept. Each open connection holds 8 KiB of
+// buffers and two goroutines. At 500 ms a call, 64 connections carry 128
+// calls a second to one host, more than the documented rate limits of the
+// supported vendors allow one company.
+const DefaultMaxConnsPerHost = 64
 
 // NewPool returns a pool sharing one connection-pooling transport.
 func NewPool(logger *slog.Logger) *Pool { return NewPoolWithOptions(logger, Options{}) }
@@ -185,12 +192,15 @@ func NewPoolWithOptions(logger *slog.Logger, opts Options) *Pool {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	if opts.MaxConnsPerHost <= 0 {
+		opts.MaxConnsPerHost = DefaultMaxConnsPerHost
+	}
 	transport := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   maxConnsPerHost,
-		MaxConnsPerHost:       maxConnsPerHost,
+		MaxIdleConns:          max(256, opts.MaxConnsPerHost),
+		MaxIdleConnsPerHost:   opts.MaxConnsPerHost,
+		MaxConnsPerHost:       opts.MaxConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

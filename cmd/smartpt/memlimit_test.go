@@ -1,0 +1,33 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"math"
+	"runtime/debug"
+	"testing"
+)
+
+func TestApplyMemoryLimit(t *testing.T) {
+	saved := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(saved) })
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	tests := []struct {
+		name  string
+		limit int64
+		want  int64
+	}{
+		{"set", 96 << 20, 96 << 20},
+		{"zero keeps the runtime's limit", 0, math.MaxInt64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			debug.SetMemoryLimit(math.MaxInt64)
+			applyMemoryLimit(tt.limit, logger)
+			if got := debug.SetMemoryLimit(-1); got != tt.want {
+				t.Errorf("memory limit = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
