@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -76,6 +77,19 @@ type Log struct {
 	// The same statements prepared once on the pool, because preparing
 	// them at every append costs about a fifth of an append on SQLite.
 	prepared [3]*sql.Stmt // upsertHead, insertEv, updateHead, or all nil
+
+	// heads holds, per company, the chain head that this Log's last append
+	// left, for the single-statement append on PostgreSQL. A head may be
+	// stale: the statement checks it against the audit_heads row.
+	headsMu sync.Mutex
+	heads   map[string]chainHead
+}
+
+// chainHead is the seq and hash of the last event of a company's chain, as
+// the audit_heads row holds them.
+type chainHead struct {
+	seq  int64
+	hash string
 }
 
 // New returns the audit trail stored in db. It prepares the append
@@ -84,7 +98,8 @@ type Log struct {
 // statements.
 func New(db *store.DB) *Log {
 	l := &Log{
-		db: db,
+		db:    db,
+		heads: map[string]chainHead{},
 
 		// Locks the company's head row (an upsert takes the row lock on
 		// PostgreSQL; SQLite transactions begin IMMEDIATE and so hold the
@@ -136,8 +151,9 @@ func (l *Log) AppendTx(ctx context.Context, tx *sql.Tx, ev Event) (Event, error)
 // AppendManyTx appends evs, in order, to one company's chain inside the
 // caller's transaction, and sets their Seq, Time and hashes in place. It
 // does what len(evs) calls of AppendTx do, with one update of the chain
-// head instead of one per event: three statements in all when evs is not
-// empty. Every event must name the same company.
+// head instead of one per event. That takes three statements on SQLite,
+// and on PostgreSQL usually one (see appendPostgres). Every event must name
+// the same company.
 func (l *Log) AppendManyTx(ctx context.Context, tx *sql.Tx, evs []Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -166,32 +182,18 @@ func (l *Log) AppendManyTx(ctx context.Context, tx *sql.Tx, evs []Event) error {
 	}
 	company = evs[0].CompanyID // as sanitized
 	n := int64(len(evs))
+	if l.db.Dialect == store.Postgres {
+		return l.appendPostgres(ctx, tx, evs, nanos)
+	}
 
 	// Reserve n seqs and read the hash of the event before them.
-	var last int64
-	var prev string
-	var row *sql.Row
-	if stmt := l.stmt(ctx, tx, 0); stmt != nil {
-		defer stmt.Close()
-		row = stmt.QueryRowContext(ctx, company, n, n)
-	} else {
-		row = tx.QueryRowContext(ctx, l.upsertHead, company, n, n)
-	}
-	if err := row.Scan(&last, &prev); err != nil {
-		return fmt.Errorf("append audit event for company %s: lock chain head: %w", company, err)
+	last, prev, err := l.lockHead(ctx, tx, company, n)
+	if err != nil {
+		return err
 	}
 
 	// Chain the events and insert them with one statement.
-	args := make([]any, 0, len(evs)*eventFields)
-	for i := range evs {
-		ev := &evs[i]
-		ev.Seq, ev.PrevHash = last-n+int64(i)+1, prev
-		ev.Hash = hashEvent(*ev)
-		prev = ev.Hash
-		args = append(args, ev.CompanyID, ev.Seq, nanos[i], ev.Type, ev.ActionID, ev.Requester, ev.ClientAddr, ev.RequestID,
-			ev.Route, ev.Action, ev.Target, ev.Result, ev.VendorRef, ev.DurationMS, ev.Detail, ev.PrevHash, ev.Hash)
-	}
-	var err error
+	args := chainEvents(evs, nanos, chainHead{seq: last - n, hash: prev})
 	if len(evs) == 1 {
 		err = l.exec(ctx, tx, 1, l.insertEv, args...)
 	} else {
@@ -201,10 +203,163 @@ func (l *Log) AppendManyTx(ctx context.Context, tx *sql.Tx, evs []Event) error {
 		return fmt.Errorf("append audit events %d to %d for company %s: %w", evs[0].Seq, last, company, err)
 	}
 
+	prev = evs[len(evs)-1].Hash
 	if err := l.exec(ctx, tx, 2, l.updateHead, prev, company); err != nil {
 		return fmt.Errorf("append audit event %d for company %s: update chain head: %w", last, company, err)
 	}
 	return nil
+}
+
+// lockHead locks the chain head of company, creating it when the chain is
+// empty, adds n to its seq and returns the new seq and the hash of the
+// last event.
+func (l *Log) lockHead(ctx context.Context, tx *sql.Tx, company string, n int64) (last int64, prev string, err error) {
+	var row *sql.Row
+	if stmt := l.stmt(ctx, tx, 0); stmt != nil {
+		defer stmt.Close()
+		row = stmt.QueryRowContext(ctx, company, n, n)
+	} else {
+		row = tx.QueryRowContext(ctx, l.upsertHead, company, n, n)
+	}
+	if err := row.Scan(&last, &prev); err != nil {
+		return 0, "", fmt.Errorf("append audit event for company %s: lock chain head: %w", company, err)
+	}
+	return last, prev, nil
+}
+
+// chainEvents sets the seq, prev_hash and hash of evs, which follow the
+// event that head describes, and returns the insert arguments of all
+// events in column order.
+func chainEvents(evs []Event, nanos []int64, head chainHead) []any {
+	args := make([]any, 0, len(evs)*eventFields)
+	prev := head.hash
+	for i := range evs {
+		ev := &evs[i]
+		ev.Seq, ev.PrevHash = head.seq+int64(i)+1, prev
+		ev.Hash = hashEvent(*ev)
+		prev = ev.Hash
+		args = append(args, ev.CompanyID, ev.Seq, nanos[i], ev.Type, ev.ActionID, ev.Requester, ev.ClientAddr, ev.RequestID,
+			ev.Route, ev.Action, ev.Target, ev.Result, ev.VendorRef, ev.DurationMS, ev.Detail, ev.PrevHash, ev.Hash)
+	}
+	return args
+}
+
+// appendPostgres appends evs with one statement when the head that this
+// Log remembers for the company is still current. It takes two for a
+// company that this Log has not appended to yet, and three when the head
+// moved since. Each statement is a round trip to the server, and every
+// InTx function runs on the one committer connection, one round trip after
+// the other, so their number bounds the actions a second.
+//
+// The statement moves the head from the remembered values to the last new
+// event and inserts the events only if the head still held those values.
+// It changes nothing when another process appended in between or when the
+// transaction of this Log's last append was rolled back. Then the head is
+// locked and read with the upsert, and the statement runs again.
+func (l *Log) appendPostgres(ctx context.Context, tx *sql.Tx, evs []Event, nanos []int64) error {
+	company := evs[0].CompanyID
+	l.headsMu.Lock()
+	head, known := l.heads[company]
+	l.headsMu.Unlock()
+
+	if known {
+		done, err := l.insertAfter(ctx, tx, evs, nanos, head)
+		if err != nil || done {
+			return err
+		}
+	}
+
+	// An upsert that adds 0 locks the head and reads it, and creates it
+	// with seq 0 for a company's first event.
+	seq, hash, err := l.lockHead(ctx, tx, company, 0)
+	if err != nil {
+		return err
+	}
+	done, err := l.insertAfter(ctx, tx, evs, nanos, chainHead{seq: seq, hash: hash})
+	if err != nil {
+		return err
+	}
+	if !done {
+		return fmt.Errorf("append audit events for company %s: chain head changed while this transaction held its lock", company)
+	}
+	return nil
+}
+
+// insertAfter chains evs after head and runs the statement that moves the
+// audit_heads row from head to the last of evs and inserts evs. It reports
+// false, with nothing changed, when the row did not hold head. On success
+// the Log remembers the new head.
+func (l *Log) insertAfter(ctx context.Context, tx *sql.Tx, evs []Event, nanos []int64, head chainHead) (bool, error) {
+	company := evs[0].CompanyID
+	args := chainEvents(evs, nanos, head)
+	last := evs[len(evs)-1]
+	args = append([]any{company, last.Seq, last.Hash, head.seq, head.hash}, args...)
+
+	var query string
+	if len(evs) < len(moveHeadAndInsertBuilt) {
+		query = moveHeadAndInsertBuilt[len(evs)]
+	} else {
+		query = moveHeadAndInsert(len(evs))
+	}
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, fmt.Errorf("append audit events %d to %d for company %s: %w", evs[0].Seq, last.Seq, company, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("append audit events %d to %d for company %s: %w", evs[0].Seq, last.Seq, company, err)
+	}
+	if n != int64(len(evs)) {
+		return false, nil
+	}
+
+	l.headsMu.Lock()
+	l.heads[company] = chainHead{seq: last.Seq, hash: last.Hash}
+	l.headsMu.Unlock()
+	return true, nil
+}
+
+// moveHeadAndInsert returns the PostgreSQL statement of insertAfter for n
+// events. $1 is the company, $2 and $3 the new head's seq and hash, $4 and
+// $5 the expected head, and the events' columns follow from $6. The UPDATE
+// locks the head row. When another transaction holds that lock, the UPDATE
+// waits for it and then compares against the row as that transaction left
+// it. The casts type the parameters, which a VALUES list in FROM leaves
+// unknown.
+func moveHeadAndInsert(n int) string {
+	var b strings.Builder
+	b.WriteString(`WITH head AS (UPDATE audit_heads SET seq = $2, hash = $3 WHERE company_id = $1 AND seq = $4 AND hash = $5 RETURNING 1)
+	INSERT INTO audit_events (company_id, seq, time, type, action_id, requester, client_addr, request_id, route, action,
+		target, result, vendor_ref, duration_ms, detail, prev_hash, hash)
+	SELECT e.* FROM head, (VALUES `)
+	param := 6
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		for j, typ := range eventColumnTypes {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d::%s", param, typ)
+			param++
+		}
+		b.WriteString(")")
+	}
+	b.WriteString(") AS e")
+	return b.String()
+}
+
+// moveHeadAndInsertBuilt holds moveHeadAndInsert(n) for the numbers of
+// events that actions append at once, at index n.
+var moveHeadAndInsertBuilt = [...]string{1: moveHeadAndInsert(1), 2: moveHeadAndInsert(2)}
+
+// eventColumnTypes are the PostgreSQL types of the audit_events columns, in
+// the order of insertEv.
+var eventColumnTypes = [eventFields]string{
+	"text", "bigint", "bigint", "text", "text", "text", "text", "text", "text", "text",
+	"text", "text", "text", "bigint", "text", "text", "text",
 }
 
 // eventFields is the number of columns insertEv sets.

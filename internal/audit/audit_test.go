@@ -511,3 +511,61 @@ func TestAppendManyTxChainsWithAppend(t *testing.T) {
 		mustVerify(t, log, "cmp_many")
 	})
 }
+
+// TestAppendAfterOtherProcess alternates appends of two processes to one
+// chain on PostgreSQL. Each Log remembers the head that its last append
+// left, which the other process's appends make stale; every append must
+// still continue the chain.
+func TestAppendAfterOtherProcess(t *testing.T) {
+	db := storetest.Open(t, store.Postgres)
+	other, err := store.Open(context.Background(), store.Options{DatabaseURL: db.URL})
+	if err != nil {
+		t.Fatalf("open second PostgreSQL handle: %v", err)
+	}
+	t.Cleanup(func() { other.Close() })
+	logs := []*audit.Log{audit.New(db), audit.New(other)}
+
+	for i, w := range []int{0, 1, 0, 0, 1, 1, 0} {
+		ev, err := logs[w].Append(context.Background(), sampleEvent("cmp_shared", i))
+		if err != nil {
+			t.Fatalf("append %d by process %d: %v", i+1, w, err)
+		}
+		if ev.Seq != int64(i+1) {
+			t.Errorf("append %d by process %d got seq %d, want %d", i+1, w, ev.Seq, i+1)
+		}
+	}
+	mustVerify(t, logs[0], "cmp_shared")
+}
+
+// TestAppendUpdatesHeadOnce checks that an append on PostgreSQL whose
+// chain head this Log appended last updates the head row once: the
+// single-statement append, where the upsert that locks the head and the
+// update of its hash took two.
+func TestAppendUpdatesHeadOnce(t *testing.T) {
+	db := storetest.Open(t, store.Postgres)
+	ctx := context.Background()
+	log := audit.New(db)
+	appendN(t, log, "cmp_a", 1)
+
+	// The view also counts earlier transactions of the session whose
+	// counts the server has not flushed yet, so the test takes the
+	// difference around the append.
+	const countUpdates = "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE schemaname = current_schema() AND relname = 'audit_heads'"
+	var before, after int64
+	err := db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, countUpdates).Scan(&before); err != nil {
+			return err
+		}
+		if _, err := log.AppendTx(ctx, tx, sampleEvent("cmp_a", 2)); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, countUpdates).Scan(&after)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if updates := after - before; updates != 1 {
+		t.Errorf("the append updated the chain head %d times, want 1", updates)
+	}
+	mustVerify(t, log, "cmp_a")
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -19,12 +20,19 @@ var ErrClosed = errors.New("store is closed")
 //
 // One goroutine, the committer, owns the write path. It takes the first
 // waiting caller, then every other caller already waiting (up to maxGroup),
-// and runs their functions one after another in one database transaction,
-// each inside a savepoint of its own. A function that fails is rolled back
-// to its savepoint, and only its caller gets the error. The others commit
-// together, so the whole group costs one WAL write (SQLite) or one WAL
-// flush (PostgreSQL). A caller returns only after its group
-// has committed, so InTx keeps its contract: nil means durably stored.
+// and runs their functions one after another in one database transaction.
+// A function that fails is rolled back, and only its caller gets the
+// error. The others commit together, so the whole group costs one WAL
+// write (SQLite) or one WAL flush (PostgreSQL). A caller returns only after
+// its group has committed, so InTx keeps its contract: nil means durably
+// stored.
+//
+// On SQLite each function runs inside a savepoint of its own, and a failed
+// one is rolled back to it. On PostgreSQL a savepoint costs two round
+// trips to the server and a subtransaction per call, so a group runs
+// without savepoints as long as its functions succeed (see
+// runWithoutSavepoints). When one fails, the transaction is rolled back
+// and the group's other functions run again with savepoints.
 //
 // The committer never waits to fill a group: a caller alone is run at once,
 // and groups grow only while an earlier group is running. So an idle
@@ -44,6 +52,16 @@ type group struct {
 	stopped chan struct{}
 
 	groups, calls atomic.Uint64 // transactions run, and InTx calls in them
+
+	// savepointGroups counts the transactions that ran each call in a
+	// savepoint.
+	savepointGroups atomic.Uint64
+
+	// careful makes the next group run its calls in savepoints on
+	// PostgreSQL. It is set after a group in which a call failed, so that
+	// a run of failing calls does not make every group run twice. Only
+	// the committer uses it.
+	careful bool
 }
 
 // groupCall is one InTx call waiting for, or running in, a group.
@@ -155,9 +173,8 @@ func (g *group) commitLoop() {
 			continue
 		}
 
-		g.groups.Add(1)
 		g.calls.Add(uint64(len(batch)))
-		g.runGroup(batch)
+		g.careful = g.runGroup(batch)
 		var again []*groupCall
 		for i, call := range batch {
 			if call.requeue {
@@ -186,35 +203,84 @@ const (
 	spRollback = "ROLLBACK TO SAVEPOINT smartpt_call"
 )
 
-// runGroup runs batch in one transaction and sets each call's err.
-func (g *group) runGroup(batch []*groupCall) {
+// maxSavepointCalls bounds the calls of one PostgreSQL transaction that
+// run in savepoints. Each call that writes gets a subtransaction id, and a
+// backend caches 64 of them (PGPROC_MAX_CACHED_SUBXIDS in PostgreSQL's
+// proc.h). Beyond that, every snapshot that other sessions take while the
+// transaction runs has to look its subtransactions up in pg_subtrans.
+const maxSavepointCalls = 64
+
+// runGroup runs batch, in one transaction or (with savepoints on
+// PostgreSQL) a few, and sets each call's err. It reports whether a call
+// ran and failed; a call skipped because its context had ended does not
+// count.
+func (g *group) runGroup(batch []*groupCall) (failed bool) {
+	if g.dialect == Postgres && !g.careful {
+		return g.runWithoutSavepoints(batch)
+	}
+	if len(batch) == 1 {
+		return g.runAlone(batch[0])
+	}
+	return g.runWithSavepoints(batch)
+}
+
+// runAlone runs a single call in a transaction of its own, which needs no
+// savepoint.
+func (g *group) runAlone(call *groupCall) (failed bool) {
+	g.groups.Add(1)
+
 	// The transaction is the committer's: a caller whose context ends must
 	// not roll back the others' work.
 	ctx := context.Background()
 	tx, err := g.sql.BeginTx(ctx, nil)
 	if err != nil {
-		err = fmt.Errorf("begin %s transaction: %w", g.dialect, err)
-		for _, call := range batch {
-			call.err = err
-		}
-		return
+		call.err = fmt.Errorf("begin %s transaction: %w", g.dialect, err)
+		return false
+	}
+	if call.err = call.ctx.Err(); call.err != nil {
+		tx.Rollback()
+		return false
 	}
 
-	// A single call needs no savepoint: the transaction is its own.
-	if len(batch) == 1 {
-		call := batch[0]
-		if call.err = call.ctx.Err(); call.err == nil {
-			call.err = g.call(call, tx)
+	call.err = g.call(call, tx)
+	if call.err != nil {
+		tx.Rollback()
+		g.retryIfConflict(call)
+		return true
+	}
+	if err := tx.Commit(); err != nil {
+		call.err = fmt.Errorf("commit %s transaction: %w", g.dialect, err)
+	}
+	return false
+}
+
+// runWithSavepoints runs batch with each call in a savepoint of its own,
+// in one transaction, or on PostgreSQL in one per maxSavepointCalls calls.
+func (g *group) runWithSavepoints(batch []*groupCall) (failed bool) {
+	chunk := max(len(batch), 1)
+	if g.dialect == Postgres {
+		chunk = maxSavepointCalls
+	}
+	for part := range slices.Chunk(batch, chunk) {
+		if g.runSavepointTx(part) {
+			failed = true
 		}
-		if call.err != nil {
-			tx.Rollback()
-			g.retryIfConflict(call)
-			return
-		}
-		if err := tx.Commit(); err != nil {
-			call.err = fmt.Errorf("commit %s transaction: %w", g.dialect, err)
-		}
-		return
+	}
+	return failed
+}
+
+// runSavepointTx runs batch in one transaction, each call inside a
+// savepoint of its own. A function that fails is rolled back to its
+// savepoint.
+func (g *group) runSavepointTx(batch []*groupCall) (failed bool) {
+	g.groups.Add(1)
+	g.savepointGroups.Add(1)
+
+	ctx := context.Background()
+	tx, err := g.sql.BeginTx(ctx, nil)
+	if err != nil {
+		g.failAll(batch, fmt.Errorf("begin %s transaction: %w", g.dialect, err))
+		return false
 	}
 
 	kept := 0
@@ -225,7 +291,7 @@ func (g *group) runGroup(batch []*groupCall) {
 		}
 		if _, err := tx.ExecContext(ctx, spTake); err != nil {
 			g.abandon(tx, batch, fmt.Errorf("take a %s savepoint: %w", g.dialect, err))
-			return
+			return failed
 		}
 
 		call.err = g.call(call, tx)
@@ -237,13 +303,14 @@ func (g *group) runGroup(batch []*groupCall) {
 			}
 		}
 		if call.err != nil {
+			failed = true
 			if _, err := tx.ExecContext(ctx, spRollback); err != nil {
 				g.abandon(tx, batch, fmt.Errorf("roll back a %s savepoint: %w", g.dialect, err))
-				return
+				return failed
 			}
 			if _, err := tx.ExecContext(ctx, spRelease); err != nil {
 				g.abandon(tx, batch, fmt.Errorf("release a %s savepoint: %w", g.dialect, err))
-				return
+				return failed
 			}
 			g.retryIfConflict(call)
 			continue
@@ -253,14 +320,20 @@ func (g *group) runGroup(batch []*groupCall) {
 
 	if kept == 0 {
 		tx.Rollback()
-		return
+		return failed
 	}
 	if err := tx.Commit(); err != nil {
-		err = fmt.Errorf("commit %s transaction: %w", g.dialect, err)
-		for _, call := range batch {
-			if call.err == nil && !call.requeue {
-				call.err = err
-			}
+		g.failAll(batch, fmt.Errorf("commit %s transaction: %w", g.dialect, err))
+	}
+	return failed
+}
+
+// failAll gives err to every call of batch that has not failed on its own
+// and is not to run again.
+func (g *group) failAll(batch []*groupCall, err error) {
+	for _, call := range batch {
+		if call.err == nil && !call.requeue {
+			call.err = err
 		}
 	}
 }
@@ -269,11 +342,7 @@ func (g *group) runGroup(batch []*groupCall) {
 // failed, and gives err to every call that had not failed on its own.
 func (g *group) abandon(tx *sql.Tx, batch []*groupCall, err error) {
 	tx.Rollback()
-	for _, call := range batch {
-		if call.err == nil && !call.requeue {
-			call.err = err
-		}
-	}
+	g.failAll(batch, err)
 }
 
 // retryIfConflict marks a failed call to run again in the next group when

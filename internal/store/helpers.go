@@ -46,13 +46,15 @@ func (db *DB) ForUpdate() string {
 // means the work is committed.
 //
 // With group commit (the default, see group), fn runs in a transaction
-// shared with other callers, inside a savepoint of its own, on the
-// committer's goroutine. So fn must do database work only: no network
-// call, no long wait, and no InTx of its own, which would wait for the
-// group that fn holds open. A panic in fn is raised again in the caller.
-// When PostgreSQL ends fn's statements to break a deadlock with another
-// process (see IsConflict), its work is rolled back and fn runs again, up
-// to 3 times, in a later group: fn must not assume it runs once.
+// shared with other callers, on the committer's goroutine. So fn must do
+// database work only: no network call, no long wait, and no InTx of its
+// own, which would wait for the group that fn holds open. A panic in fn is
+// raised again in the caller. fn must not assume it runs once, because
+// two cases run it again after rolling its work back. On PostgreSQL, when
+// another call of its group fails, fn runs a second time in a new
+// transaction. When PostgreSQL ends fn's statements to break a deadlock
+// with another process (see IsConflict), fn runs again, up to 3 times, in
+// a later group.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.group != nil {
 		return db.group.run(ctx, fn)
