@@ -153,7 +153,7 @@ func TestEngine_ExpiresAfterDeadline(t *testing.T) {
 	waitState(t, h.e, company, res.ActionID, Expired)
 }
 
-// TestEngine_AwaitEventIsNotPolled: a vendor whose pending outcome says
+// TestEngine_AwaitEventIsNotPolled: a vendor whose pending outcome marks
 // that only an event confirms it (Wazuh) gets no confirmation poll and no
 // job. The action's next check is its deadline, after which the sweep
 // expires it.
@@ -191,8 +191,8 @@ func TestEngine_AwaitEventIsNotPolled(t *testing.T) {
 
 // TestEngine_ClientKeptUntilIntegrationChanges: the vendor client built
 // from an integration serves later requests without a full read of the
-// integration (secrets included), until the integration is set again;
-// the next request then goes to the new configuration.
+// integration (secrets included), until the integration is set again.
+// The next request then goes to the new configuration.
 func TestEngine_ClientKeptUntilIntegrationChanges(t *testing.T) {
 	db := storetest.Open(t, store.SQLite)
 	h, first := setup(t, db, 2)

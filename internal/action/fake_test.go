@@ -63,7 +63,7 @@ func init() {
 type fakeEDR struct {
 	Pending      bool          // Isolate and Release return Pending
 	ConfirmAfter int           // polls until a pending action is final
-	AwaitEvent   bool          // a pending outcome says only an event confirms it
+	AwaitEvent   bool          // a pending outcome marks that only an event confirms it
 	Delay        time.Duration // each Isolate and Release takes this long
 	Unknown      bool          // Status cannot report isolation
 	FailWith     error         // Isolate and Release fail with this error

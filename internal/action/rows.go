@@ -66,8 +66,8 @@ const rowColumns = `id, company_id, service, kind, action, target, agent_id, req
 func newID() string {
 	id, err := uuid.NewV7()
 	if err != nil {
-		// NewV7 fails only when the system's random source does, and
-		// crypto/rand does not return errors on Linux.
+		// NewV7 fails only when the system's random source fails, which
+		// crypto/rand reports as fatal on Linux (Go 1.24 and later).
 		panic(fmt.Sprintf("new action id: %v", err))
 	}
 	return hex.EncodeToString(id[:])

@@ -9,7 +9,7 @@ import (
 
 // A wait that would pass the caller's deadline is rejected at once, before
 // the deadline, with *BudgetError. The error still reads as out of time, and
-// it tells how long the budget needs.
+// it carries the wait the budget needs.
 func TestBudgetWaitPastDeadline(t *testing.T) {
 	tests := []struct {
 		name     string

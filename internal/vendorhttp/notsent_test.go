@@ -10,7 +10,7 @@ import (
 )
 
 // failingAuth is an Auth whose credentials cannot be fetched, as when a
-// login endpoint does not answer.
+// login endpoint does not respond.
 type failingAuth struct{}
 
 func (failingAuth) Authorize(ctx context.Context, req *http.Request) error {

@@ -67,9 +67,9 @@ func (c *Client) call(ctx context.Context, req vendorhttp.Request) (*vendorhttp.
 	if err != nil {
 		out := vendor.FromTransport(vendor.KindWazuh, req.Op, err)
 		if lerr := slot.get(); lerr != nil {
-			// The login's error says why, but whether req reached the
-			// manager is the call's own fact: a failed login before the
-			// first attempt leaves req unsent, whatever the login sent.
+			// The login's error gives the reason. Whether req reached the
+			// manager depends on req's own attempts, because a login that
+			// failed before the first attempt leaves req unsent.
 			login := *lerr
 			login.NotSent = out.NotSent
 			return nil, &login
