@@ -178,6 +178,9 @@ func BenchmarkGateway(b *testing.B) {
 				})
 				b.StopTimer()
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "actions/s")
+				if groups, calls := s.db.GroupStats(); groups > 0 {
+					b.ReportMetric(float64(calls)/float64(groups), "calls/commit")
+				}
 			})
 		}
 	}

@@ -167,12 +167,11 @@ func decodeARBody(w http.ResponseWriter, r *http.Request) (*arBody, error) {
 
 // agentByID returns the agent with id, or nil. The caller holds mu.
 func (s *Sim) agentByID(id string) *agent {
-	for _, a := range s.agents {
-		if a.ID == id {
-			return a
-		}
+	i, ok := s.agentIndex[id]
+	if !ok {
+		return nil
 	}
-	return nil
+	return s.agents[i]
 }
 
 // ActiveResponseRequest is a valid PUT /active-response as received.

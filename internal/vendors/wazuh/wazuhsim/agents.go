@@ -161,10 +161,7 @@ func (s *Sim) handleAgents(w http.ResponseWriter, r *http.Request, _ string) {
 	s.mu.Lock()
 	var matched []*agent
 	found := map[string]bool{}
-	for _, a := range s.agents {
-		if ok && !slices.Contains(ids, a.ID) {
-			continue
-		}
+	for _, a := range s.listedAgents(ids, ok) {
 		found[a.ID] = true
 		if name := q.Get("name"); name != "" && a.Name != name {
 			continue
@@ -217,6 +214,28 @@ func (s *Sim) handleAgents(w http.ResponseWriter, r *http.Request, _ string) {
 		"message": message,
 		"error":   code,
 	})
+}
+
+// listedAgents returns the agents named in ids, in the order of s.agents,
+// or every agent when listed is false. An agent named twice is returned
+// once, and an unknown id is left out. The caller holds mu.
+func (s *Sim) listedAgents(ids []string, listed bool) []*agent {
+	if !listed {
+		return s.agents
+	}
+	positions := make([]int, 0, len(ids))
+	for _, id := range ids {
+		if i, ok := s.agentIndex[id]; ok {
+			positions = append(positions, i)
+		}
+	}
+	slices.Sort(positions)
+	positions = slices.Compact(positions)
+	agents := make([]*agent, len(positions))
+	for n, i := range positions {
+		agents[n] = s.agents[i]
+	}
+	return agents
 }
 
 // selectAgent returns a as a JSON object with only fields (all when empty);

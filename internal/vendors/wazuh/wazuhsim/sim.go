@@ -91,7 +91,8 @@ type Sim struct {
 	window        time.Time              // guarded by mu: start of the current rate window
 	windowCount   int                    // guarded by mu: requests in the window
 	logins        map[string][]time.Time // guarded by mu: login attempts per client IP
-	agents        []*agent               // guarded by mu
+	agents        []*agent               // guarded by mu; fixed after New, in id order
+	agentIndex    map[string]int         // position of each agent in agents, by id
 	timeoutList   map[string]time.Time   // guarded by mu: execd key → expiry
 	executions    []*Execution           // guarded by mu
 	arRequests    int                    // guarded by mu
@@ -144,6 +145,10 @@ func New(opts Options) *Sim {
 	s.agents = append(s.agents, manager)
 	for _, h := range opts.Hosts {
 		s.agents = append(s.agents, demoAgent(h))
+	}
+	s.agentIndex = make(map[string]int, len(s.agents))
+	for i, a := range s.agents {
+		s.agentIndex[a.ID] = i
 	}
 
 	s.mux = http.NewServeMux()

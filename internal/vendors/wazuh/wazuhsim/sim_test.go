@@ -101,6 +101,58 @@ func TestAgentItemShapeMatchesSpecExample(t *testing.T) {
 	}
 }
 
+func TestAgentsListSelection(t *testing.T) {
+	cases := []struct {
+		name        string
+		list        string
+		wantIDs     []string
+		wantMissing []string
+		wantError   float64
+	}{
+		{"one", "002", []string{"002"}, nil, 0},
+		{"id order, not list order", "003,001,002", []string{"001", "002", "003"}, nil, 0},
+		{"named twice", "002,002", []string{"002"}, nil, 0},
+		{"manager", "000", []string{"000"}, nil, 0},
+		{"some unknown", "001,999", []string{"001"}, []string{"999"}, 2},
+		{"all unknown", "998,999", nil, []string{"998", "999"}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClient(t, Options{})
+			rec := c.do("GET", "/agents?select=id&agents_list="+tc.list, "", false)
+			if rec.Code != 200 {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			got := decode(t, rec.Body.Bytes())
+			data := got["data"].(map[string]any)
+
+			var ids []string
+			for _, item := range data["affected_items"].([]any) {
+				ids = append(ids, item.(map[string]any)["id"].(string))
+			}
+			if diff := cmp.Diff(tc.wantIDs, ids); diff != "" {
+				t.Errorf("affected ids (-want +got):\n%s", diff)
+			}
+			if data["total_affected_items"] != float64(len(tc.wantIDs)) {
+				t.Errorf("total_affected_items %v, want %d", data["total_affected_items"], len(tc.wantIDs))
+			}
+
+			var missing []string
+			for _, item := range data["failed_items"].([]any) {
+				for _, id := range item.(map[string]any)["id"].([]any) {
+					missing = append(missing, id.(string))
+				}
+			}
+			if diff := cmp.Diff(tc.wantMissing, missing); diff != "" {
+				t.Errorf("failed ids (-want +got):\n%s", diff)
+			}
+			if got["error"] != tc.wantError {
+				t.Errorf("error %v, want %v", got["error"], tc.wantError)
+			}
+		})
+	}
+}
+
 func TestActiveResponseBodiesMatchFixtures(t *testing.T) {
 	cases := []struct {
 		name    string
