@@ -73,14 +73,16 @@ type Log struct {
 	upsertHead string
 	insertEv   string
 	updateHead string
+	moveHead   string
 
 	// The same statements prepared once on the pool, because preparing
 	// them at every append costs about a fifth of an append on SQLite.
 	prepared [3]*sql.Stmt // upsertHead, insertEv, updateHead, or all nil
 
 	// heads holds, per company, the chain head that this Log's last append
-	// left, for the single-statement append on PostgreSQL. A head may be
-	// stale: the statement checks it against the audit_heads row.
+	// left, so that the next append can move the head with one statement
+	// instead of locking and reading it first. A head may be stale: the
+	// statement checks it against the audit_heads row.
 	headsMu sync.Mutex
 	heads   map[string]chainHead
 }
@@ -111,6 +113,7 @@ func New(db *store.DB) *Log {
 			RETURNING seq, hash`),
 		insertEv:   db.Rebind(insertEventsPrefix + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		updateHead: db.Rebind(`UPDATE audit_heads SET hash = ? WHERE company_id = ?`),
+		moveHead:   db.Rebind(`UPDATE audit_heads SET seq = ?, hash = ? WHERE company_id = ? AND seq = ? AND hash = ?`),
 	}
 	l.prepare()
 	return l
@@ -151,9 +154,9 @@ func (l *Log) AppendTx(ctx context.Context, tx *sql.Tx, ev Event) (Event, error)
 // AppendManyTx appends evs, in order, to one company's chain inside the
 // caller's transaction, and sets their Seq, Time and hashes in place. It
 // does what len(evs) calls of AppendTx do, with one update of the chain
-// head instead of one per event. That takes three statements on SQLite,
-// and on PostgreSQL usually one (see appendPostgres). Every event must name
-// the same company.
+// head instead of one per event. That usually takes two statements on
+// SQLite (see appendSQLite) and one on PostgreSQL (see appendPostgres).
+// Every event must name the same company.
 func (l *Log) AppendManyTx(ctx context.Context, tx *sql.Tx, evs []Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -180,13 +183,29 @@ func (l *Log) AppendManyTx(ctx context.Context, tx *sql.Tx, evs []Event) error {
 		nanos[i] = store.UnixNanos(ev.Time)
 		ev.Time = store.TimeFromUnixNanos(nanos[i])
 	}
-	company = evs[0].CompanyID // as sanitized
-	n := int64(len(evs))
 	if l.db.Dialect == store.Postgres {
 		return l.appendPostgres(ctx, tx, evs, nanos)
 	}
+	return l.appendSQLite(ctx, tx, evs, nanos)
+}
+
+// appendSQLite appends evs after the head that this Log remembers for the
+// company, with two statements: one moves the audit_heads row from that
+// head to the last new event, if the row still holds it, and one inserts
+// the events. When the row holds another head, because another process
+// appended or this Log's last append was rolled back, it locks and reads
+// the head, inserts, and updates the head: three statements.
+func (l *Log) appendSQLite(ctx context.Context, tx *sql.Tx, evs []Event, nanos []int64) error {
+	company := evs[0].CompanyID
+	if head, known := l.rememberedHead(company); known {
+		done, err := l.moveHeadThenInsert(ctx, tx, evs, nanos, head)
+		if err != nil || done {
+			return err
+		}
+	}
 
 	// Reserve n seqs and read the hash of the event before them.
+	n := int64(len(evs))
 	last, prev, err := l.lockHead(ctx, tx, company, n)
 	if err != nil {
 		return err
@@ -207,7 +226,59 @@ func (l *Log) AppendManyTx(ctx context.Context, tx *sql.Tx, evs []Event) error {
 	if err := l.exec(ctx, tx, 2, l.updateHead, prev, company); err != nil {
 		return fmt.Errorf("append audit event %d for company %s: update chain head: %w", last, company, err)
 	}
+	l.rememberHead(company, chainHead{seq: last, hash: prev})
 	return nil
+}
+
+// moveHeadThenInsert chains evs after head and, on SQLite, moves the
+// audit_heads row from head to the last of evs, then inserts evs. It
+// reports false, with nothing changed, when the row did not hold head.
+// The transaction holds SQLite's write lock from its start (BEGIN
+// IMMEDIATE), so no other writer can move the head between the two
+// statements.
+func (l *Log) moveHeadThenInsert(ctx context.Context, tx *sql.Tx, evs []Event, nanos []int64, head chainHead) (bool, error) {
+	company := evs[0].CompanyID
+	args := chainEvents(evs, nanos, head)
+	last := evs[len(evs)-1]
+
+	res, err := tx.ExecContext(ctx, l.moveHead, last.Seq, last.Hash, company, head.seq, head.hash)
+	if err != nil {
+		return false, fmt.Errorf("append audit events %d to %d for company %s: move chain head: %w", evs[0].Seq, last.Seq, company, err)
+	}
+	moved, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("append audit events %d to %d for company %s: move chain head: %w", evs[0].Seq, last.Seq, company, err)
+	}
+	if moved != 1 {
+		return false, nil
+	}
+
+	if len(evs) == 1 {
+		err = l.exec(ctx, tx, 1, l.insertEv, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, l.insertEvents(len(evs)), args...)
+	}
+	if err != nil {
+		return false, fmt.Errorf("append audit events %d to %d for company %s: %w", evs[0].Seq, last.Seq, company, err)
+	}
+	l.rememberHead(company, chainHead{seq: last.Seq, hash: last.Hash})
+	return true, nil
+}
+
+// rememberedHead returns the head that this Log's last append for company
+// left, if any.
+func (l *Log) rememberedHead(company string) (chainHead, bool) {
+	l.headsMu.Lock()
+	defer l.headsMu.Unlock()
+	head, known := l.heads[company]
+	return head, known
+}
+
+// rememberHead records head as the company's chain head after an append.
+func (l *Log) rememberHead(company string, head chainHead) {
+	l.headsMu.Lock()
+	l.heads[company] = head
+	l.headsMu.Unlock()
 }
 
 // lockHead locks the chain head of company, creating it when the chain is
@@ -258,11 +329,7 @@ func chainEvents(evs []Event, nanos []int64, head chainHead) []any {
 // locked and read with the upsert, and the statement runs again.
 func (l *Log) appendPostgres(ctx context.Context, tx *sql.Tx, evs []Event, nanos []int64) error {
 	company := evs[0].CompanyID
-	l.headsMu.Lock()
-	head, known := l.heads[company]
-	l.headsMu.Unlock()
-
-	if known {
+	if head, known := l.rememberedHead(company); known {
 		done, err := l.insertAfter(ctx, tx, evs, nanos, head)
 		if err != nil || done {
 			return err
@@ -312,10 +379,7 @@ func (l *Log) insertAfter(ctx context.Context, tx *sql.Tx, evs []Event, nanos []
 	if n != int64(len(evs)) {
 		return false, nil
 	}
-
-	l.headsMu.Lock()
-	l.heads[company] = chainHead{seq: last.Seq, hash: last.Hash}
-	l.headsMu.Unlock()
+	l.rememberHead(company, chainHead{seq: last.Seq, hash: last.Hash})
 	return true, nil
 }
 

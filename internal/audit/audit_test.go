@@ -512,60 +512,93 @@ func TestAppendManyTxChainsWithAppend(t *testing.T) {
 	})
 }
 
-// TestAppendAfterOtherProcess alternates appends of two processes to one
-// chain on PostgreSQL. Each Log remembers the head that its last append
-// left, which the other process's appends make stale; every append must
-// still continue the chain.
-func TestAppendAfterOtherProcess(t *testing.T) {
-	db := storetest.Open(t, store.Postgres)
-	other, err := store.Open(context.Background(), store.Options{DatabaseURL: db.URL})
-	if err != nil {
-		t.Fatalf("open second PostgreSQL handle: %v", err)
+// openTwice returns two handles on one new database of the dialect, as
+// two processes sharing it would hold.
+func openTwice(t *testing.T, dialect store.Dialect) (*store.DB, *store.DB) {
+	t.Helper()
+	ctx := context.Background()
+	var opts store.Options
+	if dialect == store.SQLite {
+		opts.DataDir = t.TempDir()
+	} else {
+		opts.DatabaseURL, _ = storetest.SchemaURL(t)
 	}
-	t.Cleanup(func() { other.Close() })
-	logs := []*audit.Log{audit.New(db), audit.New(other)}
-
-	for i, w := range []int{0, 1, 0, 0, 1, 1, 0} {
-		ev, err := logs[w].Append(context.Background(), sampleEvent("cmp_shared", i))
+	var handles [2]*store.DB
+	for i := range handles {
+		db, err := store.Open(ctx, opts)
 		if err != nil {
-			t.Fatalf("append %d by process %d: %v", i+1, w, err)
+			t.Fatalf("open %s handle %d: %v", dialect, i+1, err)
 		}
-		if ev.Seq != int64(i+1) {
-			t.Errorf("append %d by process %d got seq %d, want %d", i+1, w, ev.Seq, i+1)
-		}
+		t.Cleanup(func() { db.Close() })
+		handles[i] = db
 	}
-	mustVerify(t, logs[0], "cmp_shared")
+	return handles[0], handles[1]
 }
 
-// TestAppendUpdatesHeadOnce checks that an append on PostgreSQL whose
-// chain head this Log appended last updates the head row once: the
-// single-statement append, where the upsert that locks the head and the
-// update of its hash took two.
-func TestAppendUpdatesHeadOnce(t *testing.T) {
-	db := storetest.Open(t, store.Postgres)
-	ctx := context.Background()
-	log := audit.New(db)
-	appendN(t, log, "cmp_a", 1)
+// TestAppendAfterOtherProcess alternates appends of two processes to one
+// chain. Each Log remembers the head that its last append left, which the
+// other process's appends make stale; every append must still continue
+// the chain.
+func TestAppendAfterOtherProcess(t *testing.T) {
+	for _, dialect := range storetest.Dialects {
+		t.Run(string(dialect), func(t *testing.T) {
+			first, second := openTwice(t, dialect)
+			logs := []*audit.Log{audit.New(first), audit.New(second)}
 
-	// The view also counts earlier transactions of the session whose
-	// counts the server has not flushed yet, so the test takes the
-	// difference around the append.
-	const countUpdates = "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE schemaname = current_schema() AND relname = 'audit_heads'"
-	var before, after int64
-	err := db.InTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, countUpdates).Scan(&before); err != nil {
-			return err
+			for i, w := range []int{0, 1, 0, 0, 1, 1, 0} {
+				ev, err := logs[w].Append(context.Background(), sampleEvent("cmp_shared", i))
+				if err != nil {
+					t.Fatalf("append %d by process %d: %v", i+1, w, err)
+				}
+				if ev.Seq != int64(i+1) {
+					t.Errorf("append %d by process %d got seq %d, want %d", i+1, w, ev.Seq, i+1)
+				}
+			}
+			mustVerify(t, logs[0], "cmp_shared")
+		})
+	}
+}
+
+// TestAppendUpdatesHeadOnce checks that an append whose chain head this
+// Log appended last writes the head row once: on PostgreSQL the
+// single-statement append, on SQLite the conditional update before the
+// insert. The fallback for a stale head writes it twice: the upsert that
+// locks it, then the update of its hash.
+func TestAppendUpdatesHeadOnce(t *testing.T) {
+	// Each query returns a count of rows changed so far in the
+	// transaction's session; the test takes the difference around the
+	// append. On PostgreSQL the view counts updates of audit_heads only.
+	// On SQLite total_changes counts every row the single write connection
+	// inserted, updated or deleted, so one event adds its own row.
+	counters := map[store.Dialect]struct {
+		query string
+		want  int64
+	}{
+		store.Postgres: {"SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE schemaname = current_schema() AND relname = 'audit_heads'", 1},
+		store.SQLite:   {"SELECT total_changes()", 2},
+	}
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		log := audit.New(db)
+		appendN(t, log, "cmp_a", 1)
+		counter := counters[db.Dialect]
+
+		var before, after int64
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
+			if err := tx.QueryRowContext(ctx, counter.query).Scan(&before); err != nil {
+				return err
+			}
+			if _, err := log.AppendTx(ctx, tx, sampleEvent("cmp_a", 2)); err != nil {
+				return err
+			}
+			return tx.QueryRowContext(ctx, counter.query).Scan(&after)
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if _, err := log.AppendTx(ctx, tx, sampleEvent("cmp_a", 2)); err != nil {
-			return err
+		if changes := after - before; changes != counter.want {
+			t.Errorf("the append changed %d rows, want %d", changes, counter.want)
 		}
-		return tx.QueryRowContext(ctx, countUpdates).Scan(&after)
+		mustVerify(t, log, "cmp_a")
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if updates := after - before; updates != 1 {
-		t.Errorf("the append updated the chain head %d times, want 1", updates)
-	}
-	mustVerify(t, log, "cmp_a")
 }
