@@ -930,3 +930,67 @@ func TestEngine_UnrecordedOutcomeNamesAction(t *testing.T) {
 		})
 	}
 }
+
+// TestEngine_ReadHistoryFromRow checks the history of reads that end in
+// their first transaction: it comes from the action row, which holds both
+// transitions, and action_events holds no rows for them.
+func TestEngine_ReadHistoryFromRow(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, f := setup(t, db, 1)
+		ctx := context.Background()
+
+		res, err := h.e.Execute(ctx, statusReq("001"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.StatusErr = &vendor.Error{Kind: vendor.ErrNotFound, Vendor: kindFakeEDR, Op: "get status", Detail: "agent 001 was removed"}
+		_, err = h.e.Execute(ctx, statusReq("001"))
+		var notFound *Error
+		if !errors.As(err, &notFound) || notFound.ActionID == "" {
+			t.Fatalf("failed status read: error %v, want an *Error naming its action", err)
+		}
+
+		cases := []struct {
+			name       string
+			actionID   string
+			wantFinal  State
+			wantDetail string
+		}{
+			{"confirmed", res.ActionID, Confirmed, "isolation"},
+			{"failed", notFound.ActionID, Failed, "agent 001 was removed"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				rec, err := h.e.Get(ctx, company, tc.actionID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(rec.History) != 2 {
+					t.Fatalf("history %+v: want requested and %s", rec.History, tc.wantFinal)
+				}
+				first, last := rec.History[0], rec.History[1]
+				if first.State != Requested || !first.Time.Equal(rec.CreatedAt) || first.Detail != "" {
+					t.Errorf("first event %+v: want requested at %v without detail", first, rec.CreatedAt)
+				}
+				if last.State != tc.wantFinal || !last.Time.Equal(rec.UpdatedAt) {
+					t.Errorf("last event %+v: want %s at %v", last, tc.wantFinal, rec.UpdatedAt)
+				}
+				if !strings.Contains(last.Detail, tc.wantDetail) {
+					t.Errorf("last event detail %q: want it to contain %q", last.Detail, tc.wantDetail)
+				}
+				if got := strings.Join(h.audit.types(t, tc.actionID), ","); got != "requested,"+string(tc.wantFinal) {
+					t.Errorf("audit events %s: want requested,%s", got, tc.wantFinal)
+				}
+
+				var rows int
+				err = db.SQL.QueryRowContext(ctx, db.Rebind("SELECT COUNT(*) FROM action_events WHERE action_id = ?"), tc.actionID).Scan(&rows)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rows != 0 {
+					t.Errorf("action_events holds %d rows for the read, want 0", rows)
+				}
+			})
+		}
+	})
+}

@@ -69,6 +69,7 @@ type fakeEDR struct {
 	FailWith     error         // Isolate and Release fail with this error
 	LoseResponse bool          // Isolate and Release act, then fail as if the response was lost
 	ResolveErr   error
+	StatusErr    error // Status fails with this error
 
 	// Entered, when set, receives a value as each Isolate or Release
 	// starts, and Gate, when set, holds the call until it is closed.
@@ -222,6 +223,9 @@ func (f *fakeEDR) Release(ctx context.Context, ep vendor.Endpoint, opts vendor.O
 
 func (f *fakeEDR) Status(ctx context.Context, ep vendor.Endpoint) (vendor.Outcome, error) {
 	f.statuses.Add(1)
+	if f.StatusErr != nil {
+		return vendor.Outcome{}, f.StatusErr
+	}
 	got := f.get(ep.AgentID)
 	if f.Unknown {
 		got.Isolation = vendor.Unknown

@@ -23,7 +23,7 @@ func (e *Engine) Get(ctx context.Context, companyID, actionID string) (*Record, 
 	if r == nil || r.CompanyID != companyID {
 		return nil, notFound
 	}
-	hist, err := e.history(ctx, r.ID)
+	hist, err := e.history(ctx, r)
 	if err != nil {
 		return nil, &Error{Status: http.StatusInternalServerError, Message: "Internal Server Error: cannot read the action's history", Err: err}
 	}

@@ -306,8 +306,9 @@ func (e *Engine) transitionTx(ctx context.Context, tx *sql.Tx, r *row, from Stat
 	return true, e.recordEvent(ctx, tx, r, c.State, c.Detail, c.Took)
 }
 
-// history returns an action's events, oldest first.
-func (e *Engine) history(ctx context.Context, id string) ([]Event, error) {
+// history returns the events of action r, oldest first.
+func (e *Engine) history(ctx context.Context, r *row) ([]Event, error) {
+	id := r.ID
 	rows, err := e.db.Read.QueryContext(ctx, e.db.Rebind("SELECT time, state, detail FROM action_events WHERE action_id = ? ORDER BY seq"), id)
 	if err != nil {
 		return nil, fmt.Errorf("read history of action %s: %w", id, err)
@@ -324,7 +325,25 @@ func (e *Engine) history(ctx context.Context, id string) ([]Event, error) {
 		ev.Time, ev.State = store.TimeFromUnixNanos(t), State(st)
 		out = append(out, ev)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read history of action %s: %w", id, err)
+	}
+	if len(out) == 0 && r.State.Final() {
+		return readHistory(r), nil
+	}
+	return out, nil
+}
+
+// readHistory returns the two events of a read that insertFinishedRead
+// stored without history rows: requested when it was created, and its
+// final state, with the row's detail, when it was last updated. Every
+// other action has at least its requested event in action_events, so a
+// final action without any is such a read.
+func readHistory(r *row) []Event {
+	return []Event{
+		{Time: r.CreatedAt, State: Requested},
+		{Time: r.UpdatedAt, State: r.State, Detail: r.Detail},
+	}
 }
 
 // insertRead stores a read (status, report) in state requested, with a
@@ -336,9 +355,11 @@ func (e *Engine) insertRead(ctx context.Context, r *row) error {
 }
 
 // insertFinishedRead stores a read that has ended, in state final, in one
-// transaction: the action row, and the history and audit events of its two
-// transitions, requested (at start) and final (now, with the read's
-// duration). So a read is on record like every other action.
+// transaction: the action row and the audit events of its two transitions,
+// requested (at start) and final (now, with the read's duration). So a
+// read is on record like every other action. Its history needs no rows of
+// its own: the action row holds both transitions (created_at, and state,
+// detail and updated_at), and history derives them (see readHistory).
 func (e *Engine) insertFinishedRead(ctx context.Context, r *row, start time.Time, final State, detail string, took time.Duration) error {
 	now := time.Now().UTC()
 	r.State, r.Detail = final, detail
@@ -347,12 +368,7 @@ func (e *Engine) insertFinishedRead(ctx context.Context, r *row, start time.Time
 		if err := e.insertActionTx(ctx, tx, r); err != nil {
 			return fmt.Errorf("store read %s: %w", r.ID, err)
 		}
-		_, err := tx.ExecContext(ctx, e.db.Rebind(`INSERT INTO action_events (action_id, seq, time, state, detail) VALUES (?, 1, ?, ?, ''), (?, 2, ?, ?, ?)`),
-			r.ID, store.UnixNanos(r.CreatedAt), string(Requested), r.ID, store.UnixNanos(now), string(final), detail)
-		if err != nil {
-			return fmt.Errorf("record history of read %s: %w", r.ID, err)
-		}
-		err = e.audit.AppendManyTx(ctx, tx, []audit.Event{
+		err := e.audit.AppendManyTx(ctx, tx, []audit.Event{
 			auditEvent(r, Requested, "", 0, r.CreatedAt),
 			auditEvent(r, final, detail, took, now),
 		})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smartpt/smartpt/internal/action"
 	"github.com/smartpt/smartpt/internal/audit"
 	"github.com/smartpt/smartpt/internal/vendors"
 )
@@ -171,6 +172,11 @@ func (h *harness) checkAuditTrail(ctx context.Context, actions map[string]stored
 
 	for id, a := range actions {
 		states := hist[id]
+		if len(states) == 0 && action.State(a.state).Final() {
+			// A read that ended in its first transaction keeps both of
+			// its transitions in its action row, not in action_events.
+			states = []string{"requested", a.state}
+		}
 		got := audited[id]
 		if len(states) == 0 || states[0] != "requested" {
 			t.Errorf("action %s: history %v, want it to start with requested", id, states)
