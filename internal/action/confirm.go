@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/smartpt/smartpt/internal/store"
+	"github.com/smartpt/smartpt/internal/tenant"
 	"github.com/smartpt/smartpt/internal/vendors"
 )
 
@@ -219,7 +220,7 @@ func (e *Engine) advance(ctx context.Context, id string) (time.Duration, error) 
 		_, err := e.transition(ctx, r, Dispatched, change{State: Expired, Detail: fmt.Sprintf("the vendor reported no final state within %s", e.cfg.ConfirmDeadline)})
 		return 0, err
 	}
-	cc, err := e.client(ctx, r.CompanyID, r.Service)
+	cc, err := e.client(ctx, r.CompanyID, r.Service, tenant.Revision{})
 	if err != nil || cc.containment == nil {
 		e.log.Warn("cannot build the vendor client to confirm an action", "company", r.CompanyID, "action_id", r.ID, "error", err)
 		return e.schedule(ctx, r, e.pollWait(r.Polls))
@@ -334,7 +335,7 @@ func (e *Engine) advanceQueued(ctx context.Context, r *row) (time.Duration, erro
 		return e.schedule(ctx, r, e.cfg.PollMin)
 	}
 
-	cc, err := e.client(ctx, r.CompanyID, r.Service)
+	cc, err := e.client(ctx, r.CompanyID, r.Service, tenant.Revision{})
 	if err != nil || cc.containment == nil {
 		_, terr := e.transition(ctx, r, Requested, change{State: Failed, Detail: fmt.Sprintf("cannot build the vendor client: %v", err)})
 		return 0, terr
@@ -376,7 +377,7 @@ func (e *Engine) advanceQueued(ctx context.Context, r *row) (time.Duration, erro
 // polled, anything else means failed with a message asking for a new
 // request.
 func (e *Engine) recover(ctx context.Context, r *row) (time.Duration, error) {
-	cc, err := e.client(ctx, r.CompanyID, r.Service)
+	cc, err := e.client(ctx, r.CompanyID, r.Service, tenant.Revision{})
 	if err != nil || r.Endpoint == nil || (cc.containment == nil && cc.directory == nil) {
 		_, terr := e.transition(ctx, r, Requested, change{State: Failed, Detail: fmt.Sprintf("the outcome of the vendor call was lost and the target cannot be read: %v", err)})
 		return 0, terr

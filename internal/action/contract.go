@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/smartpt/smartpt/internal/tenant"
 	"github.com/smartpt/smartpt/internal/vendors"
 )
 
@@ -27,6 +28,12 @@ type Request struct {
 	DryRun        bool
 
 	IdempotencyKey string // the Idempotency-Key header, empty when absent
+
+	// Integration is the revision of the company's integration for
+	// Service that the caller read while handling this request (the API
+	// reads it with the key check). The engine then does not read it
+	// again. Zero means unknown.
+	Integration tenant.Revision
 }
 
 // State is an action's lifecycle state.

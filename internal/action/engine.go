@@ -220,21 +220,18 @@ func (e *Engine) Stop(ctx context.Context) error {
 }
 
 // client returns the company's vendor client for svc, building it when the
-// integration changed since the cached one was built.
-func (e *Engine) client(ctx context.Context, companyID string, svc vendor.Service) (*cachedClient, error) {
+// integration changed since the cached one was built. known is the
+// integration's revision when the caller read it in this request, or zero.
+func (e *Engine) client(ctx context.Context, companyID string, svc vendor.Service, known tenant.Revision) (*cachedClient, error) {
 	key := companyID + "/" + string(svc)
-	if v, ok := e.integrations.(integrationVersioner); ok {
-		// The client built from the same version of the integration is
-		// kept. An error here falls through to the full read, which
-		// words it.
-		kind, updatedAt, err := v.IntegrationVersion(ctx, companyID, svc)
-		if err == nil {
-			e.clientsMu.Lock()
-			cached, ok := e.clients[key]
-			e.clientsMu.Unlock()
-			if ok && cached.updatedAt.Equal(updatedAt) && cached.kind == kind {
-				return cached, nil
-			}
+	if rev, ok := e.integrationRevision(ctx, companyID, svc, known); ok {
+		// The client built from the same revision of the integration is
+		// kept.
+		e.clientsMu.Lock()
+		cached, ok := e.clients[key]
+		e.clientsMu.Unlock()
+		if ok && cached.updatedAt.Equal(rev.UpdatedAt) && cached.kind == rev.Kind {
+			return cached, nil
 		}
 	}
 
@@ -280,6 +277,25 @@ func (e *Engine) client(ctx context.Context, companyID string, svc vendor.Servic
 	e.clients[key] = built
 	e.clientsMu.Unlock()
 	return built, nil
+}
+
+// integrationRevision returns known when it is set, and otherwise reads
+// the revision with the cheap check. It reports false when the check is
+// not available or fails; the caller then reads the whole integration,
+// whose error names the problem.
+func (e *Engine) integrationRevision(ctx context.Context, companyID string, svc vendor.Service, known tenant.Revision) (tenant.Revision, bool) {
+	if known.Kind != "" {
+		return known, true
+	}
+	v, ok := e.integrations.(integrationVersioner)
+	if !ok {
+		return tenant.Revision{}, false
+	}
+	kind, updatedAt, err := v.IntegrationVersion(ctx, companyID, svc)
+	if err != nil {
+		return tenant.Revision{}, false
+	}
+	return tenant.Revision{Kind: kind, UpdatedAt: updatedAt}, true
 }
 
 // keyedMutex is a set of mutexes created on demand, one per key, removed

@@ -220,6 +220,44 @@ func TestEngine_ClientKeptUntilIntegrationChanges(t *testing.T) {
 	}
 }
 
+// TestEngine_ClientUsesKnownRevision: a request that carries the
+// integration's revision, as the API reads it with the key check, reuses
+// the cached client without reading the revision again. A revision that no
+// longer matches the cached client makes the engine read the integration
+// and build a new client.
+func TestEngine_ClientUsesKnownRevision(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	h, first := setup(t, db, 2)
+	second, secondName := newFakeEDR(t, 2)
+	ctx := context.Background()
+
+	req := statusReq("001")
+	req.Integration = h.tenants.revision(company, vendor.ServiceWazuh)
+	for range 3 {
+		if _, err := h.e.Execute(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := h.tenants.checks.Load(); n != 0 {
+		t.Errorf("revision checks with a known revision: %d, want 0", n)
+	}
+	if n := h.tenants.full.Load(); n != 1 {
+		t.Errorf("full integration reads for 3 requests: %d, want 1", n)
+	}
+
+	h.tenants.set(company, vendor.ServiceWazuh, kindFakeEDR, secondName)
+	req.Integration = h.tenants.revision(company, vendor.ServiceWazuh)
+	if _, err := h.e.Execute(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := first.statuses.Load(), second.statuses.Load(); a != 3 || b != 1 {
+		t.Errorf("status calls: first product %d, second %d; want 3 and 1", a, b)
+	}
+	if n := h.tenants.full.Load(); n != 2 {
+		t.Errorf("full integration reads after the change: %d, want 2", n)
+	}
+}
+
 // TestNewIDSortsByCreation: action ids are 32 lowercase hex digits, and an
 // id made later sorts after every id made before it.
 func TestNewIDSortsByCreation(t *testing.T) {

@@ -174,7 +174,7 @@ func sharedFailure(err error) error {
 }
 
 func (e *Engine) run(ctx context.Context, req Request) (*Result, error) {
-	cc, err := e.client(ctx, req.CompanyID, req.Service)
+	cc, err := e.client(ctx, req.CompanyID, req.Service, req.Integration)
 	if err != nil {
 		return nil, err
 	}

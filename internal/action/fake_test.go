@@ -333,6 +333,16 @@ type fakeTenants struct {
 	versions map[string]time.Time
 	sets     int          // calls of set, which number the versions
 	full     atomic.Int64 // calls of Integration, the full read
+	checks   atomic.Int64 // calls of IntegrationVersion, the cheap check
+}
+
+// revision returns the current revision of the company's svc integration,
+// as the API reads it with the key check.
+func (ft *fakeTenants) revision(company string, svc vendor.Service) tenant.Revision {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	key := company + "/" + string(svc)
+	return tenant.Revision{Kind: ft.cfgs[key].Kind, UpdatedAt: ft.versions[key]}
 }
 
 func (ft *fakeTenants) set(company string, svc vendor.Service, kind vendor.Kind, instance string) {
@@ -359,6 +369,7 @@ func (ft *fakeTenants) Integration(ctx context.Context, company string, svc vend
 }
 
 func (ft *fakeTenants) IntegrationVersion(ctx context.Context, company string, svc vendor.Service) (vendor.Kind, time.Time, error) {
+	ft.checks.Add(1)
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	cfg, ok := ft.cfgs[company+"/"+string(svc)]

@@ -131,7 +131,7 @@ func eventChange(r *row, act vendor.ActionKind, succeeded bool, detail string) c
 // the integration has no action to confirm, so its event gets the lookup's
 // 404.
 func (e *Engine) checkEventAgentID(ctx context.Context, companyID string, svc vendor.Service, agentID string) error {
-	cc, err := e.client(ctx, companyID, svc)
+	cc, err := e.client(ctx, companyID, svc, tenant.Revision{})
 	if errors.Is(err, tenant.ErrNotConfigured) {
 		return nil
 	}

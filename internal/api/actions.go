@@ -106,6 +106,7 @@ func (s *Server) readActionRequest(w http.ResponseWriter, r *http.Request, route
 	req.ClientAddr = info.ClientAddr
 	req.RequestID = info.RequestID
 	req.IdempotencyKey = idempotencyKey
+	req.Integration = info.Integration
 	return &req
 }
 

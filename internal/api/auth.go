@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smartpt/smartpt/internal/tenant"
+	"github.com/smartpt/smartpt/internal/vendors"
 )
 
 // KeyHeader carries the company key.
@@ -153,6 +154,13 @@ type companyHandler func(w http.ResponseWriter, r *http.Request, company tenant.
 // gets the same 401 body, whatever failed; an address with too many recent
 // failures gets 429 without its key being checked.
 func (s *Server) withCompany(next companyHandler) http.Handler {
+	return s.withCompanyFor("", next)
+}
+
+// withCompanyFor is withCompany for a route of service svc. When Auth is a
+// ServiceAuthenticator, the key check also reads the revision of the
+// company's svc integration into the request's requestInfo.
+func (s *Server) withCompanyFor(svc vendor.Service, next companyHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := infoFrom(r.Context())
 
@@ -174,7 +182,7 @@ func (s *Server) withCompany(next companyHandler) http.Handler {
 		if presented != "" {
 			var company tenant.Company
 			var err error
-			offload(func() { company, err = s.cfg.Auth.Authenticate(r.Context(), presented) })
+			offload(func() { company, info.Integration, err = s.authenticate(r.Context(), presented, svc) })
 			if err == nil {
 				info.CompanyID = company.ID
 				next(w, r, company)
@@ -189,6 +197,16 @@ func (s *Server) withCompany(next companyHandler) http.Handler {
 
 		s.authFailed(w, r, reason)
 	})
+}
+
+// authenticate checks the presented key, and reads the revision of the
+// company's svc integration when svc is set and Auth can read it.
+func (s *Server) authenticate(ctx context.Context, presented string, svc vendor.Service) (tenant.Company, tenant.Revision, error) {
+	if auth, ok := s.cfg.Auth.(ServiceAuthenticator); ok && svc != "" {
+		return auth.AuthenticateFor(ctx, presented, svc)
+	}
+	company, err := s.cfg.Auth.Authenticate(ctx, presented)
+	return company, tenant.Revision{}, err
 }
 
 // writeAuthBlocked writes the 429 of an address that failed authentication

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/smartpt/smartpt/internal/tenant"
 )
 
 // requestInfo collects what the access log and the metrics report about one
@@ -21,6 +23,10 @@ type requestInfo struct {
 	Action     string // the body's action when it named a valid one
 	CompanyID  string
 	ActionID   string
+
+	// Integration is the revision of the company's integration for the
+	// route's service, read with the key check on action routes.
+	Integration tenant.Revision
 }
 
 type infoKey struct{}

@@ -19,12 +19,21 @@ import (
 
 	"github.com/smartpt/smartpt/internal/action"
 	"github.com/smartpt/smartpt/internal/tenant"
+	"github.com/smartpt/smartpt/internal/vendors"
 )
 
 // Authenticator finds the company a presented key belongs to.
 // *tenant.Service implements it.
 type Authenticator interface {
 	Authenticate(ctx context.Context, presented string) (tenant.Company, error)
+}
+
+// ServiceAuthenticator is an Authenticator that also reads, in the same
+// store query, the revision of the company's integration for a service.
+// Action routes use it when Config.Auth implements it (*tenant.Service
+// does), which saves the engine that read.
+type ServiceAuthenticator interface {
+	AuthenticateFor(ctx context.Context, presented string, svc vendor.Service) (tenant.Company, tenant.Revision, error)
 }
 
 // AuthFailureRecorder counts failed authentications. *audit.Log implements it.
@@ -124,7 +133,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 
 func (s *Server) routes() {
 	for _, route := range ActionRoutes() {
-		s.mux.Handle(route.Path, s.allow(http.MethodPost, route.Path, s.withCompany(s.actionHandler(route))))
+		s.mux.Handle(route.Path, s.allow(http.MethodPost, route.Path, s.withCompanyFor(route.Service, s.actionHandler(route))))
 	}
 	s.mux.Handle("/v1/actions/{id}", s.allow(http.MethodGet, "/v1/actions/{id}", s.withCompany(s.getAction)))
 	s.mux.Handle("/v1/wazuh/events", s.allow(http.MethodPost, "/v1/wazuh/events", s.withCompany(s.wazuhEvent)))

@@ -12,6 +12,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/smartpt/smartpt/internal/action"
+	"github.com/smartpt/smartpt/internal/tenant"
 	"github.com/smartpt/smartpt/internal/vendors"
 )
 
@@ -388,5 +389,48 @@ func TestOpenAPISchemasReject(t *testing.T) {
 		if err := doc.Components.Schemas[tt.schema].Value.VisitJSON(value, openapi3.EnableJSONSchema2020()); err == nil {
 			t.Errorf("schema %s accepts %s", tt.schema, tt.body)
 		}
+	}
+}
+
+// serviceAuth is fakeAuth with the revision read of tenant.Service: company
+// A has a Defender integration set at a fixed time, and nothing else.
+type serviceAuth struct{ fakeAuth }
+
+var defenderRevision = tenant.Revision{Kind: vendor.KindDefender, UpdatedAt: time.Unix(1_700_000_000, 0)}
+
+func (a serviceAuth) AuthenticateFor(ctx context.Context, presented string, svc vendor.Service) (tenant.Company, tenant.Revision, error) {
+	company, err := a.Authenticate(ctx, presented)
+	if err != nil || company.ID != "company-a" || svc != vendor.ServiceDefender {
+		return company, tenant.Revision{}, err
+	}
+	return company, defenderRevision, nil
+}
+
+func TestIntegrationRevisionReachesEngine(t *testing.T) {
+	exec := newFakeExecutor()
+	h := newHarness(t, exec, func(cfg *Config) { cfg.Auth = serviceAuth{} })
+
+	cases := []struct {
+		name  string
+		key   string
+		route string
+		want  tenant.Revision
+	}{
+		{"configured service", keyA, "/defender/machines", defenderRevision},
+		{"service without integration", keyA, "/cisco/computers", tenant.Revision{}},
+		{"other company", keyB, "/defender/machines", tenant.Revision{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := h.call(http.MethodPost, tc.route, map[string]string{KeyHeader: tc.key, "Content-Type": "application/json"},
+				`{"action":"status","Email":"analyst@example.com","agent_id":"demo-host-01"}`)
+			if got.Status != http.StatusOK {
+				t.Fatalf("status = %d; body %s", got.Status, got.Raw)
+			}
+			req := exec.lastRequest(t)
+			if req.Integration.Kind != tc.want.Kind || !req.Integration.UpdatedAt.Equal(tc.want.UpdatedAt) {
+				t.Errorf("engine request revision %+v, want %+v", req.Integration, tc.want)
+			}
+		})
 	}
 }

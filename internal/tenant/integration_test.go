@@ -264,3 +264,59 @@ func TestIntegrationVersion(t *testing.T) {
 		}
 	})
 }
+
+func TestAuthenticateForReadsRevision(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		acme, acmeKey := f.create(t, "acme")
+		other, otherKey := f.create(t, "other")
+		err := f.svc.SetIntegration(ctx, "acme", vendor.ServiceWazuh, vendor.KindWazuh,
+			map[string]string{"base_url": "https://wazuh.example.com:55000", "username": "wazuh-wui"},
+			map[string]string{"password": "Wazuh-P4ss!"})
+		if err != nil {
+			t.Fatalf("SetIntegration: %v", err)
+		}
+		_, setAt, err := f.svc.IntegrationVersion(ctx, acme.ID, vendor.ServiceWazuh)
+		if err != nil {
+			t.Fatalf("IntegrationVersion: %v", err)
+		}
+
+		cases := []struct {
+			name    string
+			key     string
+			svc     vendor.Service
+			want    tenant.Company
+			wantRev tenant.Revision
+		}{
+			{"configured service", acmeKey, vendor.ServiceWazuh, acme, tenant.Revision{Kind: vendor.KindWazuh, UpdatedAt: setAt}},
+			{"other service", acmeKey, vendor.ServiceDefender, acme, tenant.Revision{}},
+			{"no service", acmeKey, "", acme, tenant.Revision{}},
+			{"company without integrations", otherKey, vendor.ServiceWazuh, other, tenant.Revision{}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				got, rev, err := f.svc.AuthenticateFor(ctx, tc.key, tc.svc)
+				if err != nil {
+					t.Fatalf("AuthenticateFor: %v", err)
+				}
+				if got.ID != tc.want.ID {
+					t.Errorf("company %s, want %s", got.Name, tc.want.Name)
+				}
+				if rev.Kind != tc.wantRev.Kind || !rev.UpdatedAt.Equal(tc.wantRev.UpdatedAt) {
+					t.Errorf("revision %+v, want %+v", rev, tc.wantRev)
+				}
+			})
+		}
+
+		unknown, _ := tenant.NewKey()
+		if _, _, err := f.svc.AuthenticateFor(ctx, unknown, vendor.ServiceWazuh); !errors.Is(err, tenant.ErrUnauthorized) {
+			t.Errorf("AuthenticateFor with an unknown key: error %v, want ErrUnauthorized", err)
+		}
+		if err := f.svc.SetDisabled(ctx, "acme", true); err != nil {
+			t.Fatalf("SetDisabled: %v", err)
+		}
+		if _, _, err := f.svc.AuthenticateFor(ctx, acmeKey, vendor.ServiceWazuh); !errors.Is(err, tenant.ErrUnauthorized) {
+			t.Errorf("AuthenticateFor with the key of a disabled company: error %v, want ErrUnauthorized", err)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smartpt/smartpt/internal/store"
+	"github.com/smartpt/smartpt/internal/vendors"
 )
 
 // RotateKey adds a new key and returns it once. At most two keys are valid at
@@ -140,28 +141,57 @@ func (s *Service) keys(ctx context.Context, q rowsQuerier, companyID string, val
 	return out, nil
 }
 
+// Revision identifies one version of a company's integration: its vendor
+// kind and when it was last set. The zero Revision means no integration.
+type Revision struct {
+	Kind      vendor.Kind
+	UpdatedAt time.Time
+}
+
+// authenticateQuery reads the enabled company of a valid key digest (the
+// second parameter) and the revision of its integration for a service (the
+// first), or an empty kind when it has none. The key digest is unique, and
+// the integration is found by its primary key.
+const authenticateQuery = `SELECT c.id, c.name, c.disabled, c.created_at, COALESCE(i.kind, ''), COALESCE(i.updated_at, 0)
+	FROM company_keys k JOIN companies c ON c.id = k.company_id
+	LEFT JOIN integrations i ON i.company_id = c.id AND i.service = ?
+	WHERE k.digest = ? AND k.revoked_at IS NULL AND NOT c.disabled`
+
+// AuthenticateFor does what Authenticate does and reads, in the same
+// query, the revision of the company's integration for svc, which is what
+// IntegrationVersion returns. An action route knows its service before it
+// checks the key, so one query serves both.
+func (s *Service) AuthenticateFor(ctx context.Context, presented string, svc vendor.Service) (Company, Revision, error) {
+	if !IsKeyFormat(presented) {
+		return Company{}, Revision{}, ErrUnauthorized
+	}
+
+	var c Company
+	var rev Revision
+	var created, updated int64
+	var kind string
+	err := s.db.Read.QueryRowContext(ctx, s.db.Rebind(authenticateQuery), string(svc), KeyDigest(presented)).
+		Scan(&c.ID, &c.Name, &c.Disabled, &created, &kind, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Company{}, Revision{}, ErrUnauthorized
+	}
+	if err != nil {
+		return Company{}, Revision{}, fmt.Errorf("authenticate company key: %w", err)
+	}
+	c.CreatedAt = store.TimeFromUnixNanos(created)
+	if kind != "" {
+		rev = Revision{Kind: vendor.Kind(kind), UpdatedAt: store.TimeFromUnixNanos(updated)}
+	}
+	return c, rev, nil
+}
+
 // Authenticate returns the enabled company whose valid key is presented.
 // A wrong, revoked or malformed key and a disabled company all return
 // ErrUnauthorized, and a value that is not 64 lowercase hex characters is
 // rejected without a database query. A store failure is returned as another
 // error, so that the caller can respond with 503 rather than 401.
 func (s *Service) Authenticate(ctx context.Context, presented string) (Company, error) {
-	if !IsKeyFormat(presented) {
-		return Company{}, ErrUnauthorized
-	}
-
-	var c Company
-	var created int64
-	err := s.db.Read.QueryRowContext(ctx, s.db.Rebind(`SELECT c.id, c.name, c.disabled, c.created_at
-		FROM company_keys k JOIN companies c ON c.id = k.company_id
-		WHERE k.digest = ? AND k.revoked_at IS NULL AND NOT c.disabled`), KeyDigest(presented)).
-		Scan(&c.ID, &c.Name, &c.Disabled, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Company{}, ErrUnauthorized
-	}
-	if err != nil {
-		return Company{}, fmt.Errorf("authenticate company key: %w", err)
-	}
-	c.CreatedAt = store.TimeFromUnixNanos(created)
-	return c, nil
+	// No integration has an empty service, so the query reads no revision.
+	c, _, err := s.AuthenticateFor(ctx, presented, "")
+	return c, err
 }
