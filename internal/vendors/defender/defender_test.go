@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,13 @@ const shortDelay = 300 * time.Millisecond
 
 func setup(t *testing.T, cfg defendersim.Config) (*defender.Client, *defendersim.Server) {
 	t.Helper()
+	return setupWithLogin(t, cfg, "")
+}
+
+// setupWithLogin is setup with the client's login_url set to loginURL, or
+// to the simulator when loginURL is empty.
+func setupWithLogin(t *testing.T, cfg defendersim.Config, loginURL string) (*defender.Client, *defendersim.Server) {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Logger = logger
 	if cfg.PendingDelay == 0 {
@@ -32,12 +40,15 @@ func setup(t *testing.T, cfg defendersim.Config) (*defender.Client, *defendersim
 		t.Fatalf("serve simulator: %v", err)
 	}
 	t.Cleanup(srv.Close)
+	if loginURL == "" {
+		loginURL = srv.URL
+	}
 
 	client, err := defender.New(vendor.Config{
 		CompanyID: "acme", Service: vendor.ServiceDefender, Kind: vendor.KindDefender,
 		Settings: map[string]string{
 			"tenant_id": defendersim.TenantID, "client_id": defendersim.ClientID,
-			"login_url": srv.URL, "api_url": srv.URL,
+			"login_url": loginURL, "api_url": srv.URL,
 		},
 		Secrets: map[string]string{"client_secret": defendersim.ClientSecret},
 	}, vendor.Deps{HTTP: vendorhttp.NewPool(logger), Logger: logger})
@@ -422,4 +433,33 @@ func TestCheckThroughFactory(t *testing.T) {
 	bad.Settings = map[string]string{"tenant_id": defendersim.TenantID, "client_id": defendersim.ClientID, "region": "mars"}
 	_, err = f.NewContainment(bad, deps)
 	wantVendorError(t, err, vendor.ErrMisconfigure, "")
+}
+
+// TestWriteWithoutTokenNotSent: when the token request fails after it
+// reached the login server (here the server drops the connection), the
+// isolate request was never sent, and the error sets NotSent, so that the
+// engine fails the action at once instead of holding it as possibly done.
+func TestWriteWithoutTokenNotSent(t *testing.T) {
+	login := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	t.Cleanup(login.Close)
+	client, sim := setupWithLogin(t, defendersim.Config{}, login.URL)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := client.Isolate(ctx, endpoint("demo-host-01"), vendor.Options{})
+	ve, ok := vendor.AsError(err)
+	if !ok {
+		t.Fatalf("Isolate error = %v (%T), want *vendor.Error", err, err)
+	}
+	if !ve.NotSent {
+		t.Errorf("NotSent = false, want true: %v", err)
+	}
+	if got := sim.Requests("POST isolate"); got != 0 {
+		t.Errorf("isolate POSTs = %d, want 0", got)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -521,5 +522,49 @@ func TestCertificateCredentials(t *testing.T) {
 				wantVendorError(t, err, vendor.ErrAuth, "invalid_client")
 			}
 		})
+	}
+}
+
+// TestBlockWithoutTokenNotSent: when the token request fails after it
+// reached the login server (here the server drops the connection), no
+// Graph request was sent, and the error sets NotSent, so that the engine
+// fails the action at once instead of holding it as possibly done.
+func TestBlockWithoutTokenNotSent(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sim := entrasim.New(entrasim.Config{Logger: logger})
+	graph, err := simharness.Serve(sim, false)
+	if err != nil {
+		t.Fatalf("serve simulator: %v", err)
+	}
+	t.Cleanup(graph.Close)
+	login := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	t.Cleanup(login.Close)
+
+	client, err := entra.New(vendor.Config{
+		CompanyID: "acme", Service: vendor.ServiceAzureAD, Kind: vendor.KindEntra,
+		Settings: map[string]string{"tenant_id": entrasim.TenantID, "client_id": entrasim.ClientID, "login_url": login.URL, "graph_url": graph.URL},
+		Secrets:  map[string]string{"client_secret": entrasim.ClientSecret},
+	}, vendor.Deps{HTTP: vendorhttp.NewPool(logger), Logger: logger})
+	if err != nil {
+		t.Fatalf("new client: %v", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = client.Block(ctx, "adele.vance@contoso.example", vendor.Options{})
+	ve, ok := vendor.AsError(err)
+	if !ok {
+		t.Fatalf("Block error = %v (%T), want *vendor.Error", err, err)
+	}
+	if !ve.NotSent {
+		t.Errorf("NotSent = false, want true: %v", err)
+	}
+	if got := sim.Requests("GET user"); got != 0 {
+		t.Errorf("Graph user reads = %d, want 0", got)
 	}
 }

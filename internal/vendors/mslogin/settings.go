@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
@@ -103,7 +104,21 @@ func NewTokenAuth(cfg vendor.Config, deps vendor.Deps, kind vendor.Kind, login s
 // there. Clients call it before vendorhttp.Client.Do, because Do reports a
 // failed token request as a transport error and retries it, which would
 // hide a wrong secret (ErrAuth) behind ErrUnavailable.
+//
+// A failure means that the client's own API request was not sent, so a
+// *vendor.Error comes back with NotSent set, also when the token request
+// itself reached the login server: the engine then fails a write at once
+// instead of holding it as possibly done.
 func EnsureToken(ctx context.Context, auth *vendorhttp.TokenAuth) error {
 	_, err := auth.Token(ctx)
-	return err
+	if err == nil {
+		return nil
+	}
+	var ve *vendor.Error
+	if !errors.As(err, &ve) {
+		return err
+	}
+	notSent := *ve
+	notSent.NotSent = true
+	return &notSent
 }
