@@ -1032,3 +1032,48 @@ func TestEngine_ReadHistoryFromRow(t *testing.T) {
 		}
 	})
 }
+
+// TestUnfinishedIDsPairsKinds checks the one-query lookup of admission: the
+// newest unfinished write of the request's kind and of the opposite kind.
+func TestUnfinishedIDsPairsKinds(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, f := setup(t, db, 2)
+		f.Pending, f.ConfirmAfter = true, 1<<30
+		ctx := context.Background()
+
+		isolated, err := h.e.Execute(ctx, isolateReq("001"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		released, err := h.e.Execute(ctx, releaseReq("001"))
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		cases := []struct {
+			name      string
+			agent     string
+			act       vendor.ActionKind
+			wantSame  string
+			wantOther string
+		}{
+			{"isolate with queued release", "001", vendor.ActionIsolate, isolated.ActionID, released.ActionID},
+			{"release behind isolate", "001", vendor.ActionRelease, released.ActionID, isolated.ActionID},
+			{"agent without writes", "002", vendor.ActionIsolate, "", ""},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				same, other, err := h.e.unfinishedIDs(ctx, db.Read, company, vendor.ServiceWazuh, tc.agent, tc.act)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if same != tc.wantSame {
+					t.Errorf("same kind: %q, want %q", same, tc.wantSame)
+				}
+				if other != tc.wantOther {
+					t.Errorf("opposite kind: %q, want %q", other, tc.wantOther)
+				}
+			})
+		}
+	})
+}

@@ -25,6 +25,7 @@ func TestLookupsUseTheirIndexes(t *testing.T) {
 	}{
 		{"unfinished by agent id", unfinishedQuery("agent_id"), "actions_unfinished_agent"},
 		{"unfinished by target", unfinishedQuery("target"), "actions_unfinished_target"},
+		{"unfinished pair by agent id", unfinishedPairQuery, "actions_unfinished_agent"},
 		{"tracked isolation", trackedIsolationQuery, "actions_containment"},
 		{"latest isolate or release", latestContainmentQuery, "actions_containment"},
 		{"late actions", lateActionsQuery, "actions_unfinished"},
