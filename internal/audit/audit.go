@@ -74,8 +74,8 @@ type Log struct {
 	insertEv   string
 	updateHead string
 
-	// The same statements prepared once on the pool, because preparing
-	// them at every append costs about a fifth of an append on SQLite.
+	// The same statements prepared once on the SQLite pool, because
+	// preparing them at every append costs about a fifth of an append.
 	prepared [3]*sql.Stmt // upsertHead, insertEv, updateHead, or all nil
 
 	// heads holds, per company, the chain head that this Log's last append
@@ -374,10 +374,18 @@ func (l *Log) insertEvents(n int) string {
 	return l.db.Rebind(insertEventsPrefix + rows)
 }
 
-// prepare prepares the append statements on the pool. It runs in New,
-// while no transaction holds SQLite's single connection. On failure it
-// leaves l.prepared empty, and appends then send the SQL text instead.
+// prepare prepares the append statements on the SQLite pool. It runs in
+// New, while no transaction holds SQLite's single connection. On failure
+// it leaves l.prepared empty, and appends then send the SQL text instead.
+//
+// On PostgreSQL, appends send the SQL text: pgx prepares each text once
+// per connection by itself, and a statement prepared on the pool cannot
+// run in the group committer's transactions, which use a pool of their
+// own.
 func (l *Log) prepare() {
+	if l.db.Dialect != store.SQLite {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 

@@ -44,7 +44,8 @@ type Options struct {
 // DB is an open, migrated database.
 type DB struct {
 	// SQL is the pool for writes and for reads inside a transaction. On
-	// SQLite it has one connection.
+	// SQLite it has one connection. On PostgreSQL, InTx runs its
+	// transactions on a connection of its own instead (see group).
 	SQL *sql.DB
 
 	// Read is the pool for reads outside a transaction. On SQLite it holds
@@ -58,6 +59,7 @@ type DB struct {
 	URL string
 
 	group       *group        // nil when every transaction commits on its own
+	committer   *sql.DB       // the group committer's one connection; PostgreSQL only
 	checkpoints *checkpointer // SQLite only
 }
 
@@ -87,7 +89,15 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		}
 		conn.SetMaxOpenConns(32)
 		conn.SetMaxIdleConns(32)
-		db = &DB{SQL: conn, Read: conn, Dialect: Postgres, URL: opts.DatabaseURL}
+		// The committer's connection, kept apart from the pool (see group).
+		own, err := sql.Open("pgx", opts.DatabaseURL)
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		own.SetMaxOpenConns(1)
+		own.SetMaxIdleConns(1)
+		db = &DB{SQL: conn, Read: conn, Dialect: Postgres, URL: opts.DatabaseURL, committer: own}
 
 	default:
 		if opts.DataDir == "" {
@@ -136,7 +146,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, err
 	}
 	if !opts.SeparateCommits {
-		db.group = newGroup(db.SQL, db.Dialect)
+		db.group = newGroup(db.SQL, db.Dialect, db.committer)
 	}
 	return db, nil
 }
@@ -156,6 +166,9 @@ func (db *DB) closePools() error {
 	}
 	if db.Read != db.SQL {
 		db.Read.Close()
+	}
+	if db.committer != nil {
+		db.committer.Close()
 	}
 	return db.SQL.Close()
 }

@@ -552,3 +552,128 @@ func TestGroupWithoutSavepointsDeadlock(t *testing.T) {
 		t.Errorf("sum of updates %d, want 4: each process's two updates committed once", total)
 	}
 }
+
+// committerPID returns the server process id of the connection that runs
+// InTx calls.
+func committerPID(t *testing.T, db *store.DB) int64 {
+	t.Helper()
+	var pid int64
+	err := db.InTx(context.Background(), func(tx *sql.Tx) error {
+		return tx.QueryRowContext(context.Background(), "SELECT pg_backend_pid()").Scan(&pid)
+	})
+	if err != nil {
+		t.Fatalf("read the committer's backend pid: %v", err)
+	}
+	return pid
+}
+
+// TestGroupKeepsItsConnection checks that group commit on PostgreSQL runs
+// every group on one connection of its own, which readers holding every
+// pooled connection do not take.
+func TestGroupKeepsItsConnection(t *testing.T) {
+	db := storetest.Open(t, store.Postgres)
+	ctx := context.Background()
+	first := committerPID(t, db)
+
+	// Hold as many pooled connections as there may be idle ones, so that
+	// a committer drawing from the pool would have to open a new one.
+	var held []*sql.Conn
+	for range 4 {
+		conn, err := db.SQL.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pid int64
+		if err := conn.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		if pid == first {
+			t.Errorf("pooled connection %d is the committer's (backend %d)", len(held)+1, pid)
+		}
+		held = append(held, conn)
+	}
+	defer func() {
+		for _, conn := range held {
+			conn.Close()
+		}
+	}()
+
+	for i := range 3 {
+		if got := committerPID(t, db); got != first {
+			t.Errorf("group %d ran on backend %d, want the committer's %d", i+2, got, first)
+		}
+	}
+}
+
+// terminateBackend ends the server process pid, as a server restart or
+// an administrator would, and waits until it has exited.
+func terminateBackend(t *testing.T, db *store.DB, pid int64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.SQL.ExecContext(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
+		t.Fatalf("terminate backend %d: %v", pid, err)
+	}
+	deadline := time.Now().Add(queueWait)
+	for {
+		var n int
+		if err := db.SQL.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backend %d still runs after pg_terminate_backend", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestGroupReconnects checks that the committer replaces a connection
+// that the server closed: while idle between groups, which costs no
+// call an error, and during a call, which fails only that call.
+func TestGroupReconnects(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("idle", func(t *testing.T) {
+		db := storetest.Open(t, store.Postgres)
+		first := committerPID(t, db)
+		terminateBackend(t, db, first)
+
+		probeTable(t, db, "reconnect_idle_probe")
+		var runs atomic.Int32
+		if err := db.InTx(ctx, insertProbe("reconnect_idle_probe", 1, &runs)); err != nil {
+			t.Fatalf("first call after the connection closed: %v", err)
+		}
+		if got := probeIDs(t, db, "reconnect_idle_probe"); fmt.Sprint(got) != "[1]" {
+			t.Errorf("committed ids %v, want [1]", got)
+		}
+		if got := committerPID(t, db); got == first {
+			t.Errorf("committer still on backend %d, which was terminated", got)
+		}
+	})
+
+	t.Run("during a call", func(t *testing.T) {
+		db := storetest.Open(t, store.Postgres)
+		first := committerPID(t, db)
+		err := db.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, "SELECT pg_terminate_backend(pg_backend_pid())")
+			return err
+		})
+		if err == nil {
+			t.Fatal("the call whose session ended returned nil")
+		}
+
+		probeTable(t, db, "reconnect_call_probe")
+		var runs atomic.Int32
+		if err := db.InTx(ctx, insertProbe("reconnect_call_probe", 1, &runs)); err != nil {
+			t.Fatalf("next call: %v", err)
+		}
+		if got := probeIDs(t, db, "reconnect_call_probe"); fmt.Sprint(got) != "[1]" {
+			t.Errorf("committed ids %v, want [1]", got)
+		}
+		if got := committerPID(t, db); got == first {
+			t.Errorf("committer still on backend %d, which was terminated", got)
+		}
+	})
+}
