@@ -77,7 +77,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 
 	stores := storeFlags{
 		dataDir: cfg.DataDir, databaseURL: cfg.DatabaseURL, masterKeyFile: cfg.MasterKeyFile,
-		vendorHTTP: vendorhttp.Options{MaxConnsPerHost: cfg.VendorMaxConnsPerHost},
+		vendorHTTP:   vendorhttp.Options{MaxConnsPerHost: cfg.VendorMaxConnsPerHost},
+		poolMaxConns: cfg.PoolMaxConns,
 	}
 	a, err := stores.open(ctx, c.getenv, logger)
 	if err != nil {

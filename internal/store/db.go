@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -34,6 +35,12 @@ const (
 type Options struct {
 	DataDir     string // folder for smartpt.db when SQLite is used
 	DatabaseURL string // postgres:// or postgresql:// URL
+
+	// PoolMaxConns bounds the pooled PostgreSQL connections, which serve
+	// reads and single-statement writes. 0 means DefaultPoolMaxConns().
+	// Group commit keeps one more connection of its own. SQLite ignores
+	// it.
+	PoolMaxConns int
 
 	// SeparateCommits turns group commit off, so that every InTx call
 	// commits on its own. It exists to measure group commit against its
@@ -63,6 +70,11 @@ type DB struct {
 	checkpoints *checkpointer // SQLite only
 }
 
+// DefaultPoolMaxConns returns the size of the PostgreSQL pool when
+// Options.PoolMaxConns is 0: the number of CPUs, and at least 4, as
+// pgxpool sizes its pools by default (pgxpool.ParseConfig, pgx v5).
+func DefaultPoolMaxConns() int { return max(4, runtime.NumCPU()) }
+
 // sqliteReaders is the number of read-only SQLite connections. Reads are
 // short; a few connections keep both cores busy without holding many
 // SQLite page caches in memory.
@@ -87,8 +99,12 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL: %w", err)
 		}
-		conn.SetMaxOpenConns(32)
-		conn.SetMaxIdleConns(32)
+		poolSize := opts.PoolMaxConns
+		if poolSize <= 0 {
+			poolSize = DefaultPoolMaxConns()
+		}
+		conn.SetMaxOpenConns(poolSize)
+		conn.SetMaxIdleConns(poolSize)
 		// The committer's connection, kept apart from the pool (see group).
 		own, err := sql.Open("pgx", opts.DatabaseURL)
 		if err != nil {
