@@ -659,7 +659,7 @@ func TestEngine_RecoversLostDispatchByReadingState(t *testing.T) {
 			ep := f.get(agent)
 			r := &row{ID: newID(), CompanyID: company, Service: vendor.ServiceWazuh, Kind: kindFakeEDR, Action: vendor.ActionIsolate,
 				Target: agent, AgentID: agent, Requester: "soc@example.com", State: Requested, Endpoint: &ep, LeaseUntil: past, NextCheckAt: past}
-			if err := db.InTx(context.Background(), func(tx *sql.Tx) error { return h.e.insertRow(context.Background(), tx, r, "") }); err != nil {
+			if err := db.InTx(context.Background(), func(_ context.Context, tx *sql.Tx) error { return h.e.insertRow(context.Background(), tx, r, "") }); err != nil {
 				t.Fatal(err)
 			}
 			ids[agent] = r.ID

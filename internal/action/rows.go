@@ -238,7 +238,7 @@ type change struct {
 // or replica moved it first).
 func (e *Engine) transition(ctx context.Context, r *row, from State, c change) (bool, error) {
 	moved := false
-	err := e.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		moved, err = e.transitionTx(ctx, tx, r, from, c)
 		return err
@@ -332,7 +332,7 @@ func (e *Engine) history(ctx context.Context, id string) ([]Event, error) {
 func (e *Engine) insertRead(ctx context.Context, r *row) error {
 	r.LeaseUntil = time.Now().Add(e.cfg.DispatchTimeout + e.cfg.LeaseSlack)
 	r.NextCheckAt = r.LeaseUntil
-	return e.db.InTx(ctx, func(tx *sql.Tx) error { return e.insertRow(ctx, tx, r, "") })
+	return e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return e.insertRow(ctx, tx, r, "") })
 }
 
 // insertFinishedRead stores a read that has ended, in state final, in one
@@ -342,7 +342,7 @@ func (e *Engine) insertRead(ctx context.Context, r *row) error {
 func (e *Engine) insertFinishedRead(ctx context.Context, r *row, start time.Time, final State, detail string, took time.Duration) error {
 	now := time.Now().UTC()
 	r.State, r.Detail = final, detail
-	return e.db.InTx(ctx, func(tx *sql.Tx) error {
+	return e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r.CreatedAt, r.UpdatedAt = start.UTC(), now
 		if err := e.insertActionTx(ctx, tx, r); err != nil {
 			return fmt.Errorf("store read %s: %w", r.ID, err)

@@ -126,7 +126,7 @@ const insertEventsPrefix = `INSERT INTO audit_events (company_id, seq, time, typ
 // returns it with Seq, Time and the hashes set.
 func (l *Log) Append(ctx context.Context, ev Event) (Event, error) {
 	var out Event
-	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := l.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		out, err = l.AppendTx(ctx, tx, ev)
 		return err

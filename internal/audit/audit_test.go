@@ -176,7 +176,7 @@ func TestAppendTxRollback(t *testing.T) {
 		}
 
 		// A committed AppendTx commits with the caller's own rows.
-		err = db.InTx(ctx, func(tx *sql.Tx) error {
+		err = db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 			_, err := log.AppendTx(ctx, tx, sampleEvent("cmp_a", 5))
 			return err
 		})
@@ -467,7 +467,7 @@ func TestAppendManyTxChainsWithAppend(t *testing.T) {
 			for j := range evs {
 				evs[j] = sampleEvent("cmp_many", 10*i+j)
 			}
-			err := db.InTx(ctx, func(tx *sql.Tx) error { return log.AppendManyTx(ctx, tx, evs) })
+			err := db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error { return log.AppendManyTx(ctx, tx, evs) })
 			if err != nil {
 				t.Fatalf("%s: AppendManyTx: %v", b.name, err)
 			}
@@ -497,7 +497,7 @@ func TestAppendManyTxChainsWithAppend(t *testing.T) {
 		mustVerify(t, log, "cmp_many")
 
 		mixed := []audit.Event{sampleEvent("cmp_many", 90), sampleEvent("cmp_other", 91)}
-		err = db.InTx(ctx, func(tx *sql.Tx) error { return log.AppendManyTx(ctx, tx, mixed) })
+		err = db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error { return log.AppendManyTx(ctx, tx, mixed) })
 		if err == nil || !strings.Contains(err.Error(), "cmp_other") {
 			t.Fatalf("AppendManyTx for two companies: error %v, want one that names cmp_other", err)
 		}
@@ -552,7 +552,7 @@ func TestAppendUpdatesHeadOnce(t *testing.T) {
 	// difference around the append.
 	const countUpdates = "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE schemaname = current_schema() AND relname = 'audit_heads'"
 	var before, after int64
-	err := db.InTx(ctx, func(tx *sql.Tx) error {
+	err := db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, countUpdates).Scan(&before); err != nil {
 			return err
 		}

@@ -75,7 +75,7 @@ type group struct {
 // groupCall is one InTx call waiting for, or running in, a group.
 type groupCall struct {
 	ctx  context.Context
-	fn   func(tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *sql.Tx) error
 	err  error
 	done chan struct{}
 
@@ -105,7 +105,7 @@ func newGroup(db *sql.DB, dialect Dialect, own *sql.DB) *group {
 }
 
 // run hands fn to the committer and waits for its group to end.
-func (g *group) run(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (g *group) run(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("wait for a %s transaction: %w", g.dialect, err)
 	}
@@ -123,7 +123,7 @@ func (g *group) run(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 
 	// fn may be running: wait for it even if ctx ends, because it uses the
-	// caller's variables. Its statements use ctx, so they stop early, and a
+	// caller's variables, and because its work commits with the group. A
 	// call whose ctx has ended before its turn is skipped.
 	<-call.done
 	if call.panicked {
@@ -383,5 +383,5 @@ func (g *group) call(call *groupCall, tx *sql.Tx) (err error) {
 			err = fmt.Errorf("transaction function panicked: %v", v)
 		}
 	}()
-	return call.fn(tx)
+	return call.fn(context.WithoutCancel(call.ctx), tx)
 }

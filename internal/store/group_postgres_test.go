@@ -45,7 +45,7 @@ func holdCommitter(t *testing.T, db *store.DB) *heldGroup {
 	entered := make(chan struct{})
 	var once sync.Once
 	go func() {
-		h.held <- db.InTx(context.Background(), func(*sql.Tx) error {
+		h.held <- db.InTx(context.Background(), func(context.Context, *sql.Tx) error {
 			once.Do(func() { close(entered) })
 			<-h.release
 			return nil
@@ -61,7 +61,13 @@ func holdCommitter(t *testing.T, db *store.DB) *heldGroup {
 
 // queue starts fn as an InTx call and waits until it is in the committer's
 // queue, behind the calls queued before it.
-func (h *heldGroup) queue(fn func(tx *sql.Tx) error) {
+func (h *heldGroup) queue(fn func(_ context.Context, tx *sql.Tx) error) {
+	h.t.Helper()
+	h.queueWithContext(context.Background(), fn)
+}
+
+// queueWithContext is queue with ctx as the context of the InTx call.
+func (h *heldGroup) queueWithContext(ctx context.Context, fn func(_ context.Context, tx *sql.Tx) error) {
 	h.t.Helper()
 	out := make(chan callResult, 1)
 	h.results = append(h.results, out)
@@ -71,7 +77,7 @@ func (h *heldGroup) queue(fn func(tx *sql.Tx) error) {
 			r.panicked = recover()
 			out <- r
 		}()
-		r.err = h.db.InTx(context.Background(), fn)
+		r.err = h.db.InTx(ctx, fn)
 	}()
 	deadline := time.Now().Add(queueWait)
 	for h.db.PendingCalls() < len(h.results) {
@@ -124,8 +130,8 @@ func probeIDs(t *testing.T, db *store.DB, name string) []int64 {
 }
 
 // insertProbe returns a call that inserts id into table and counts its runs.
-func insertProbe(table string, id int64, runs *atomic.Int32) func(tx *sql.Tx) error {
-	return func(tx *sql.Tx) error {
+func insertProbe(table string, id int64, runs *atomic.Int32) func(_ context.Context, tx *sql.Tx) error {
+	return func(_ context.Context, tx *sql.Tx) error {
 		runs.Add(1)
 		_, err := tx.ExecContext(context.Background(), "INSERT INTO "+table+" (id) VALUES ($1)", id)
 		return err
@@ -143,7 +149,7 @@ func TestGroupWithoutSavepoints(t *testing.T) {
 	h := holdCommitter(t, db)
 	xids := make([]string, 5)
 	for i := range xids {
-		h.queue(func(tx *sql.Tx) error {
+		h.queue(func(_ context.Context, tx *sql.Tx) error {
 			if err := tx.QueryRowContext(context.Background(), "SELECT pg_current_xact_id()::text").Scan(&xids[i]); err != nil {
 				return err
 			}
@@ -181,13 +187,13 @@ func TestGroupWithoutSavepointsFailure(t *testing.T) {
 
 	failures := []struct {
 		name  string
-		fn    func(table string, id int64) func(tx *sql.Tx) error
+		fn    func(table string, id int64) func(_ context.Context, tx *sql.Tx) error
 		check func(r callResult) error
 	}{
 		{
 			name: "returned error",
-			fn: func(table string, id int64) func(tx *sql.Tx) error {
-				return func(tx *sql.Tx) error {
+			fn: func(table string, id int64) func(_ context.Context, tx *sql.Tx) error {
+				return func(_ context.Context, tx *sql.Tx) error {
 					if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" (id) VALUES ($1)", id); err != nil {
 						return err
 					}
@@ -203,8 +209,8 @@ func TestGroupWithoutSavepointsFailure(t *testing.T) {
 		},
 		{
 			name: "statement error",
-			fn: func(table string, id int64) func(tx *sql.Tx) error {
-				return func(tx *sql.Tx) error {
+			fn: func(table string, id int64) func(_ context.Context, tx *sql.Tx) error {
+				return func(_ context.Context, tx *sql.Tx) error {
 					if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" (id) VALUES ($1)", id); err != nil {
 						return err
 					}
@@ -221,8 +227,8 @@ func TestGroupWithoutSavepointsFailure(t *testing.T) {
 		},
 		{
 			name: "swallowed statement error",
-			fn: func(table string, id int64) func(tx *sql.Tx) error {
-				return func(tx *sql.Tx) error {
+			fn: func(table string, id int64) func(_ context.Context, tx *sql.Tx) error {
+				return func(_ context.Context, tx *sql.Tx) error {
 					if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" (id) VALUES ($1)", id); err != nil {
 						return err
 					}
@@ -239,8 +245,8 @@ func TestGroupWithoutSavepointsFailure(t *testing.T) {
 		},
 		{
 			name: "panic",
-			fn: func(table string, id int64) func(tx *sql.Tx) error {
-				return func(tx *sql.Tx) error {
+			fn: func(table string, id int64) func(_ context.Context, tx *sql.Tx) error {
+				return func(_ context.Context, tx *sql.Tx) error {
 					if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" (id) VALUES ($1)", id); err != nil {
 						return err
 					}
@@ -332,12 +338,12 @@ func TestGroupAfterFailureUsesSavepoints(t *testing.T) {
 	// group 2 is queued. The held call runs in the savepoint transaction
 	// that reruns the rest of group 1.
 	h1 := holdCommitter(t, db)
-	h1.queue(func(*sql.Tx) error { return errors.New("this call fails on purpose") })
+	h1.queue(func(context.Context, *sql.Tx) error { return errors.New("this call fails on purpose") })
 	h1.queue(insertProbe("careful_probe", 1, &runs))
 	h2 := &heldGroup{t: t, db: db, release: make(chan struct{}), held: make(chan error, 1)}
 	entered := make(chan struct{})
 	var once sync.Once
-	h1.queue(func(*sql.Tx) error {
+	h1.queue(func(context.Context, *sql.Tx) error {
 		once.Do(func() { close(entered) })
 		<-h2.release
 		return nil
@@ -394,11 +400,11 @@ func TestGroupSavepointTransactionSize(t *testing.T) {
 	// A failing call makes the next group run with savepoints; the call
 	// after it holds the committer while that group is queued.
 	h1 := holdCommitter(t, db)
-	h1.queue(func(*sql.Tx) error { return errors.New("this call fails on purpose") })
+	h1.queue(func(context.Context, *sql.Tx) error { return errors.New("this call fails on purpose") })
 	h2 := &heldGroup{t: t, db: db, release: make(chan struct{}), held: make(chan error, 1)}
 	entered := make(chan struct{})
 	var once sync.Once
-	h1.queue(func(*sql.Tx) error {
+	h1.queue(func(context.Context, *sql.Tx) error {
 		once.Do(func() { close(entered) })
 		<-h2.release
 		return nil
@@ -410,7 +416,7 @@ func TestGroupSavepointTransactionSize(t *testing.T) {
 	const calls = 100
 	xids := make([]string, calls)
 	for i := range calls {
-		h2.queue(func(tx *sql.Tx) error {
+		h2.queue(func(_ context.Context, tx *sql.Tx) error {
 			if err := tx.QueryRowContext(context.Background(), "SELECT pg_current_xact_id()::text").Scan(&xids[i]); err != nil {
 				return err
 			}
@@ -476,7 +482,7 @@ func TestGroupWithoutSavepointsDeadlock(t *testing.T) {
 	var bOnce sync.Once
 	bDone := make(chan error, 1)
 	go func() {
-		bDone <- b.InTx(ctx, func(tx *sql.Tx) error {
+		bDone <- b.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, update, 2); err != nil {
 				return err
 			}
@@ -493,7 +499,7 @@ func TestGroupWithoutSavepointsDeadlock(t *testing.T) {
 	var runsBefore, runsVictim, runsAfter atomic.Int32
 	h := holdCommitter(t, a)
 	h.queue(insertProbe("deadlock_rows_probe", 1, &runsBefore))
-	h.queue(func(tx *sql.Tx) error {
+	h.queue(func(_ context.Context, tx *sql.Tx) error {
 		runsVictim.Add(1)
 		if _, err := tx.ExecContext(ctx, update, 1); err != nil {
 			return err
@@ -558,7 +564,7 @@ func TestGroupWithoutSavepointsDeadlock(t *testing.T) {
 func committerPID(t *testing.T, db *store.DB) int64 {
 	t.Helper()
 	var pid int64
-	err := db.InTx(context.Background(), func(tx *sql.Tx) error {
+	err := db.InTx(context.Background(), func(_ context.Context, tx *sql.Tx) error {
 		return tx.QueryRowContext(context.Background(), "SELECT pg_backend_pid()").Scan(&pid)
 	})
 	if err != nil {
@@ -656,7 +662,7 @@ func TestGroupReconnects(t *testing.T) {
 	t.Run("during a call", func(t *testing.T) {
 		db := storetest.Open(t, store.Postgres)
 		first := committerPID(t, db)
-		err := db.InTx(ctx, func(tx *sql.Tx) error {
+		err := db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, "SELECT pg_terminate_backend(pg_backend_pid())")
 			return err
 		})
