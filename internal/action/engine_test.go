@@ -930,3 +930,45 @@ func TestEngine_UnrecordedOutcomeNamesAction(t *testing.T) {
 		})
 	}
 }
+
+// TestEngine_StatusReadRoundTrips checks what a status read stores, and
+// that on PostgreSQL its transaction sends four statements: BEGIN, the
+// action with its history, the audit append and COMMIT. Each statement is
+// a round trip on the group committer's one connection.
+func TestEngine_StatusReadRoundTrips(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, _ := setup(t, db, 2)
+		ctx := context.Background()
+
+		// The first read of a company reads its audit chain head; the
+		// next reads know it.
+		if _, err := h.e.Execute(ctx, statusReq("001")); err != nil {
+			t.Fatal(err)
+		}
+		before := db.CommitterStatements()
+		res, err := h.e.Execute(ctx, statusReq("002"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := db.CommitterStatements() - before
+
+		var state string
+		if err := db.SQL.QueryRowContext(ctx, db.Rebind("SELECT state FROM actions WHERE id = ?"), res.ActionID).Scan(&state); err != nil {
+			t.Fatalf("read the stored action: %v", err)
+		}
+		if state != string(Confirmed) {
+			t.Errorf("stored state %s, want %s", state, Confirmed)
+		}
+		history, err := h.e.history(ctx, res.ActionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(history) != 2 || history[0].State != Requested || history[1].State != Confirmed {
+			t.Errorf("history %+v, want requested then confirmed", history)
+		}
+
+		if db.Dialect == store.Postgres && sent != 4 {
+			t.Errorf("a status read sent %d statements, want 4", sent)
+		}
+	})
+}

@@ -18,7 +18,8 @@ import (
 	"strconv"
 	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -65,9 +66,11 @@ type DB struct {
 	// URL is the PostgreSQL URL, or the SQLite file path.
 	URL string
 
-	group       *group        // nil when every transaction commits on its own
-	committer   *sql.DB       // the group committer's one connection; PostgreSQL only
-	checkpoints *checkpointer // SQLite only
+	group     *group  // nil when every transaction commits on its own
+	committer *sql.DB // the group committer's one connection; PostgreSQL only
+
+	committerStatements *statementCounter // PostgreSQL only
+	checkpoints         *checkpointer     // SQLite only
 }
 
 // DefaultPoolMaxConns returns the size of the PostgreSQL pool when
@@ -105,15 +108,19 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		}
 		conn.SetMaxOpenConns(poolSize)
 		conn.SetMaxIdleConns(poolSize)
-		// The committer's connection, kept apart from the pool (see group).
-		own, err := sql.Open("pgx", opts.DatabaseURL)
+		// The committer's connection, kept apart from the pool (see group),
+		// with a tracer that counts its statements.
+		ownConfig, err := pgx.ParseConfig(opts.DatabaseURL)
 		if err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("open PostgreSQL: %w", err)
 		}
+		counter := &statementCounter{}
+		ownConfig.Tracer = counter
+		own := stdlib.OpenDB(*ownConfig)
 		own.SetMaxOpenConns(1)
 		own.SetMaxIdleConns(1)
-		db = &DB{SQL: conn, Read: conn, Dialect: Postgres, URL: opts.DatabaseURL, committer: own}
+		db = &DB{SQL: conn, Read: conn, Dialect: Postgres, URL: opts.DatabaseURL, committer: own, committerStatements: counter}
 
 	default:
 		if opts.DataDir == "" {

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -119,6 +121,28 @@ func (db *DB) GroupStats() (groups, calls uint64) {
 	}
 	return db.group.groups.Load(), db.group.calls.Load()
 }
+
+// CommitterStatements returns how many statements the group committer has
+// sent to PostgreSQL since Open, BEGIN and COMMIT included. Each is one
+// round trip to the server on the committer's connection, plus one more
+// the first time the connection sends a statement text, which pgx then
+// prepares. It is 0 on SQLite.
+func (db *DB) CommitterStatements() uint64 {
+	if db.committerStatements == nil {
+		return 0
+	}
+	return db.committerStatements.n.Load()
+}
+
+// statementCounter is a pgx tracer that counts the statements sent.
+type statementCounter struct{ n atomic.Uint64 }
+
+func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // ExecOne runs one write statement on its own and returns the number of
 // rows it changed. One statement is atomic by itself, so it needs no
