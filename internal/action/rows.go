@@ -147,18 +147,18 @@ func (e *Engine) loadRow(ctx context.Context, q queryer, id string, lock bool) (
 func (e *Engine) insertRow(ctx context.Context, tx *sql.Tx, r *row, detail string) error {
 	now := time.Now().UTC()
 	r.CreatedAt, r.UpdatedAt = now, now
-	if err := e.insertActionTx(ctx, tx, r); err != nil {
-		return err
+	stmts := []audit.Statement{
+		{SQL: insertActionSQL, Args: actionArgs(r)},
+		{SQL: firstEventSQL, Args: []any{r.ID, store.UnixNanos(now), string(r.State), detail}},
 	}
-	return e.recordEvent(ctx, tx, r, r.State, detail, 0)
+	if err := e.audit.AppendManyWithTx(ctx, tx, stmts, []audit.Event{auditEvent(r, r.State, detail, 0, now)}); err != nil {
+		return fmt.Errorf("store action %s with its history and audit event: %w", r.ID, err)
+	}
+	return nil
 }
 
-// insertActionTx inserts the actions row of r as it is, timestamps
-// included, inside tx.
-func (e *Engine) insertActionTx(ctx context.Context, tx *sql.Tx, r *row) error {
-	_, err := tx.ExecContext(ctx, e.db.Rebind(insertActionSQL), actionArgs(r)...)
-	return err
-}
+// firstEventSQL inserts the first history event of a new action.
+const firstEventSQL = `INSERT INTO action_events (action_id, seq, time, state, detail) VALUES (?, 1, ?, ?, ?)`
 
 // insertActionSQL inserts an actions row; actionArgs gives its arguments.
 const insertActionSQL = "INSERT INTO actions (" + rowColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -347,29 +347,6 @@ func (e *Engine) insertRead(ctx context.Context, r *row) error {
 // readEventsSQL inserts the two history events of a finished read.
 const readEventsSQL = `INSERT INTO action_events (action_id, seq, time, state, detail) VALUES (?, 1, ?, ?, ''), (?, 2, ?, ?, ?)`
 
-// insertReadTx inserts the actions row of a finished read r and its two
-// history events. On PostgreSQL one statement does both, the actions
-// insert in a WITH clause, because each statement costs a round trip on
-// the committer's connection.
-func (e *Engine) insertReadTx(ctx context.Context, tx *sql.Tx, r *row, final State, detail string) error {
-	events := []any{r.ID, store.UnixNanos(r.CreatedAt), string(Requested), r.ID, store.UnixNanos(r.UpdatedAt), string(final), detail}
-	if e.db.Dialect == store.Postgres {
-		query := e.db.Rebind("WITH inserted AS (" + insertActionSQL + ") " + readEventsSQL)
-		if _, err := tx.ExecContext(ctx, query, append(actionArgs(r), events...)...); err != nil {
-			return fmt.Errorf("store read %s and its history: %w", r.ID, err)
-		}
-		return nil
-	}
-
-	if err := e.insertActionTx(ctx, tx, r); err != nil {
-		return fmt.Errorf("store read %s: %w", r.ID, err)
-	}
-	if _, err := tx.ExecContext(ctx, e.db.Rebind(readEventsSQL), events...); err != nil {
-		return fmt.Errorf("record history of read %s: %w", r.ID, err)
-	}
-	return nil
-}
-
 // insertFinishedRead stores a read that has ended, in state final, in one
 // transaction: the action row, and the history and audit events of its two
 // transitions, requested (at start) and final (now, with the read's
@@ -379,15 +356,18 @@ func (e *Engine) insertFinishedRead(ctx context.Context, r *row, start time.Time
 	r.State, r.Detail = final, detail
 	return e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r.CreatedAt, r.UpdatedAt = start.UTC(), now
-		if err := e.insertReadTx(ctx, tx, r, final, detail); err != nil {
-			return err
+		// One statement on PostgreSQL, as a rule (see AppendManyWithTx):
+		// each statement is a round trip on the committer's connection.
+		stmts := []audit.Statement{
+			{SQL: insertActionSQL, Args: actionArgs(r)},
+			{SQL: readEventsSQL, Args: []any{r.ID, store.UnixNanos(r.CreatedAt), string(Requested), r.ID, store.UnixNanos(now), string(final), detail}},
 		}
-		err := e.audit.AppendManyTx(ctx, tx, []audit.Event{
+		err := e.audit.AppendManyWithTx(ctx, tx, stmts, []audit.Event{
 			auditEvent(r, Requested, "", 0, r.CreatedAt),
 			auditEvent(r, final, detail, took, now),
 		})
 		if err != nil {
-			return fmt.Errorf("audit read %s: %w", r.ID, err)
+			return fmt.Errorf("store read %s with its history and audit events: %w", r.ID, err)
 		}
 		return nil
 	})
