@@ -975,3 +975,47 @@ func TestEngine_StatusReadRoundTrips(t *testing.T) {
 		}
 	})
 }
+
+// TestEngine_IsolateRoundTrips counts the statements that an isolate
+// confirmed at once sends on PostgreSQL's group committer connection, and
+// checks what it stores. Its first transaction stores the action: BEGIN,
+// the unfinished writes of both kinds on the agent, the hourly cap, the
+// action with its history and audit event, COMMIT. The second records the
+// outcome: BEGIN, the actions update, the history and audit event, COMMIT.
+func TestEngine_IsolateRoundTrips(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, _ := setup(t, db, 3)
+		ctx := context.Background()
+
+		// The first write of a company reads its audit chain head; the
+		// next ones know it.
+		if _, err := h.e.Execute(ctx, statusReq("001")); err != nil {
+			t.Fatal(err)
+		}
+		before := db.CommitterStatements()
+		res, err := h.e.Execute(ctx, isolateReq("002"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := db.CommitterStatements() - before
+
+		if res.State != Confirmed {
+			t.Errorf("state %s, want %s", res.State, Confirmed)
+		}
+		history, err := h.e.history(ctx, res.ActionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(history) != 2 || history[0].State != Requested || history[1].State != Confirmed {
+			t.Errorf("history %+v, want requested then confirmed", history)
+		}
+		if got := strings.Join(h.audit.types(t, res.ActionID), ","); got != "requested,confirmed" {
+			t.Errorf("audit events %s, want requested,confirmed", got)
+		}
+		h.audit.verify(t)
+
+		if db.Dialect == store.Postgres && sent != 9 {
+			t.Errorf("an isolate sent %d statements, want 9", sent)
+		}
+	})
+}

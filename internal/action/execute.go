@@ -315,7 +315,7 @@ func (e *Engine) admit(ctx context.Context, req Request, r *row) (admission, err
 		out = admission{}
 		r.QueuedBehind, r.LeaseUntil, r.NextCheckAt = "", time.Time{}, time.Time{}
 
-		same, err := e.unfinished(ctx, tx, r.CompanyID, r.Service, "agent_id", r.AgentID, r.Action)
+		same, other, err := e.unfinishedPair(ctx, tx, r.CompanyID, r.Service, r.AgentID, r.Action, opposite(r.Action))
 		if err != nil {
 			return err
 		}
@@ -329,10 +329,6 @@ func (e *Engine) admit(ctx context.Context, req Request, r *row) (admission, err
 			return nil
 		}
 
-		other, err := e.unfinished(ctx, tx, r.CompanyID, r.Service, "agent_id", r.AgentID, opposite(r.Action))
-		if err != nil {
-			return err
-		}
 		if other != nil {
 			r.QueuedBehind = other.ID
 		}
@@ -404,6 +400,35 @@ func (e *Engine) unfinished(ctx context.Context, q queryer, companyID string, sv
 	}
 	return r, err
 }
+
+// unfinishedPair returns what unfinished by agent_id returns for two kinds
+// of write, act and other, with one statement instead of two.
+func (e *Engine) unfinishedPair(ctx context.Context, q queryer, companyID string, svc vendor.Service, agentID string, act, other vendor.ActionKind) (same, opposite *row, err error) {
+	rows, err := q.QueryContext(ctx, e.db.Rebind(unfinishedPairQuery),
+		companyID, string(svc), agentID, string(act), companyID, string(svc), agentID, string(other))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanRow(rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		if r.Action == act {
+			same = r
+		} else {
+			opposite = r
+		}
+	}
+	return same, opposite, rows.Err()
+}
+
+// unfinishedPairQuery is unfinishedQuery("agent_id") for two kinds of
+// write, each query in a subquery because a UNION takes one ORDER BY and
+// LIMIT only.
+var unfinishedPairQuery = "SELECT * FROM (" + unfinishedQuery("agent_id") + ") AS same_kind UNION ALL SELECT * FROM (" +
+	unfinishedQuery("agent_id") + ") AS other_kind"
 
 // unfinishedQuery returns the SQL of unfinished, by agent_id or by target.
 func unfinishedQuery(column string) string {

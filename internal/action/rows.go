@@ -177,26 +177,21 @@ func actionArgs(r *row) []any {
 	}
 }
 
-// recordEvent appends a history event and the matching audit event.
+// recordEvent appends a history event and the matching audit event, with
+// one statement on PostgreSQL as a rule (see audit.Log.AppendManyWithTx).
 func (e *Engine) recordEvent(ctx context.Context, tx *sql.Tx, r *row, st State, detail string, took time.Duration) error {
 	now := time.Now().UTC()
-	_, err := tx.ExecContext(ctx, e.db.Rebind(`INSERT INTO action_events (action_id, seq, time, state, detail)
-		VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM action_events WHERE action_id = ?), ?, ?, ?)`),
-		r.ID, r.ID, store.UnixNanos(now), string(st), detail)
+	history := audit.Statement{SQL: nextEventSQL, Args: []any{r.ID, r.ID, store.UnixNanos(now), string(st), detail}}
+	err := e.audit.AppendManyWithTx(ctx, tx, []audit.Statement{history}, []audit.Event{auditEvent(r, st, detail, took, now)})
 	if err != nil {
-		return fmt.Errorf("record history of action %s: %w", r.ID, err)
-	}
-
-	return e.auditTx(ctx, tx, r, st, detail, took, now)
-}
-
-// auditTx appends the audit event of action r reaching state st.
-func (e *Engine) auditTx(ctx context.Context, tx *sql.Tx, r *row, st State, detail string, took time.Duration, now time.Time) error {
-	if _, err := e.audit.AppendTx(ctx, tx, auditEvent(r, st, detail, took, now)); err != nil {
-		return fmt.Errorf("audit action %s: %w", r.ID, err)
+		return fmt.Errorf("record event %s of action %s: %w", st, r.ID, err)
 	}
 	return nil
 }
+
+// nextEventSQL appends a history event to an action's existing ones.
+const nextEventSQL = `INSERT INTO action_events (action_id, seq, time, state, detail)
+	VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM action_events WHERE action_id = ?), ?, ?, ?)`
 
 // auditEvent is the audit event of action r reaching state st at now.
 func auditEvent(r *row, st State, detail string, took time.Duration, now time.Time) audit.Event {
