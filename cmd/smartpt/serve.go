@@ -77,7 +77,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 
 	stores := storeFlags{
 		dataDir: cfg.DataDir, databaseURL: cfg.DatabaseURL, masterKeyFile: cfg.MasterKeyFile,
-		vendorHTTP: vendorhttp.Options{MaxConnsPerHost: cfg.VendorMaxConnsPerHost},
+		vendorHTTP:   vendorhttp.Options{MaxConnsPerHost: cfg.VendorMaxConnsPerHost},
+		poolMaxConns: cfg.PoolMaxConns,
 	}
 	a, err := stores.open(ctx, c.getenv, logger)
 	if err != nil {
@@ -299,7 +300,11 @@ func registerStoreMetrics(reg prometheus.Registerer, db *store.DB) error {
 		Name: "smartpt_store_writes_total",
 		Help: "Write operations (an action step, an audit event or an administration change each) run through group commit, failed ones included.",
 	}, func() float64 { _, c := db.GroupStats(); return float64(c) })
-	for _, c := range []prometheus.Collector{groups, calls} {
+	statements := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "smartpt_store_committer_statements_total",
+		Help: "Statements, BEGIN and COMMIT included, that group commit sent to PostgreSQL, each a round trip to the server; 0 on SQLite.",
+	}, func() float64 { return float64(db.CommitterStatements()) })
+	for _, c := range []prometheus.Collector{groups, calls, statements} {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("register store metrics: %w", err)
 		}

@@ -23,6 +23,9 @@ type storeFlags struct {
 
 	// vendorHTTP tunes the pool of vendor connections that open builds.
 	vendorHTTP vendorhttp.Options
+
+	// poolMaxConns is store.Options.PoolMaxConns.
+	poolMaxConns int
 }
 
 // addStoreFlags adds --data, --database-url and --master-key-file, with
@@ -65,7 +68,7 @@ func (s *storeFlags) open(ctx context.Context, getenv func(string) string, logge
 		return nil, fmt.Errorf("master key: %w", err)
 	}
 
-	db, err := store.Open(ctx, store.Options{DataDir: s.dataDir, DatabaseURL: s.databaseURL})
+	db, err := store.Open(ctx, store.Options{DataDir: s.dataDir, DatabaseURL: s.databaseURL, PoolMaxConns: s.poolMaxConns})
 	if err != nil {
 		return nil, err
 	}

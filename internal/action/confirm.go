@@ -501,7 +501,7 @@ func (e *Engine) sweep(ctx context.Context) error {
 	for _, d := range list {
 		now := time.Now()
 		resumed := false
-		err := e.db.InTx(ctx, func(tx *sql.Tx) error {
+		err := e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			res, err := tx.ExecContext(ctx, e.db.Rebind("UPDATE actions SET next_check_at = ? WHERE id = ? AND next_check_at = ?"),
 				store.UnixNanos(now.Add(e.cfg.SweepSlack)), d.id, d.next)
 			if err != nil {

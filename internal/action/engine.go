@@ -99,6 +99,7 @@ type auditTrail interface {
 	Append(ctx context.Context, ev audit.Event) (audit.Event, error)
 	AppendTx(ctx context.Context, tx *sql.Tx, ev audit.Event) (audit.Event, error)
 	AppendManyTx(ctx context.Context, tx *sql.Tx, evs []audit.Event) error
+	AppendManyWithTx(ctx context.Context, tx *sql.Tx, stmts []audit.Statement, evs []audit.Event) error
 }
 
 type sealer interface {

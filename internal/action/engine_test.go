@@ -697,7 +697,7 @@ func TestEngine_RecoversLostDispatchByReadingState(t *testing.T) {
 			ep := f.get(agent)
 			r := &row{ID: newID(), CompanyID: company, Service: vendor.ServiceWazuh, Kind: kindFakeEDR, Action: vendor.ActionIsolate,
 				Target: agent, AgentID: agent, Requester: "soc@example.com", State: Requested, Endpoint: &ep, LeaseUntil: past, NextCheckAt: past}
-			if err := db.InTx(context.Background(), func(tx *sql.Tx) error { return h.e.insertRow(context.Background(), tx, r, "") }); err != nil {
+			if err := db.InTx(context.Background(), func(_ context.Context, tx *sql.Tx) error { return h.e.insertRow(context.Background(), tx, r, "") }); err != nil {
 				t.Fatal(err)
 			}
 			ids[agent] = r.ID
@@ -1033,6 +1033,52 @@ func TestEngine_ReadHistoryFromRow(t *testing.T) {
 	})
 }
 
+// TestEngine_StatusReadRoundTrips checks what a status read stores, and
+// that on PostgreSQL its transaction sends three statements: BEGIN, one
+// for the action with its audit events, and COMMIT. Each
+// statement is a round trip on the group committer's one connection.
+func TestEngine_StatusReadRoundTrips(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, _ := setup(t, db, 2)
+		ctx := context.Background()
+
+		// The first read of a company reads its audit chain head; the
+		// next reads know it.
+		if _, err := h.e.Execute(ctx, statusReq("001")); err != nil {
+			t.Fatal(err)
+		}
+		before := db.CommitterStatements()
+		res, err := h.e.Execute(ctx, statusReq("002"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := db.CommitterStatements() - before
+
+		var state string
+		if err := db.SQL.QueryRowContext(ctx, db.Rebind("SELECT state FROM actions WHERE id = ?"), res.ActionID).Scan(&state); err != nil {
+			t.Fatalf("read the stored action: %v", err)
+		}
+		if state != string(Confirmed) {
+			t.Errorf("stored state %s, want %s", state, Confirmed)
+		}
+		rec, err := h.e.Get(ctx, company, res.ActionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		history := rec.History
+		if len(history) != 2 || history[0].State != Requested || history[1].State != Confirmed {
+			t.Errorf("history %+v, want requested then confirmed", history)
+		}
+
+		if db.Dialect == store.Postgres && sent != 3 {
+			t.Errorf("a status read sent %d statements, want 3", sent)
+		}
+		if brk, err := h.audit.log.Verify(ctx, company); err != nil || brk != nil {
+			t.Errorf("audit chain: break %v, error %v; want it intact", brk, err)
+		}
+	})
+}
+
 // TestUnfinishedIDsPairsKinds checks the one-query lookup of admission: the
 // newest unfinished write of the request's kind and of the opposite kind.
 func TestUnfinishedIDsPairsKinds(t *testing.T) {
@@ -1074,6 +1120,51 @@ func TestUnfinishedIDsPairsKinds(t *testing.T) {
 					t.Errorf("opposite kind: %q, want %q", other, tc.wantOther)
 				}
 			})
+		}
+	})
+}
+
+// TestEngine_IsolateRoundTrips counts the statements that an isolate
+// confirmed at once sends on PostgreSQL's group committer connection, and
+// checks what it stores. Its first transaction stores the action: BEGIN,
+// the unfinished writes of both kinds on the agent, the hourly cap, the
+// action with its history and audit event, COMMIT. The second records the
+// outcome: BEGIN, the actions update, the history and audit event, COMMIT.
+func TestEngine_IsolateRoundTrips(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		h, _ := setup(t, db, 3)
+		ctx := context.Background()
+
+		// The first write of a company reads its audit chain head; the
+		// next ones know it.
+		if _, err := h.e.Execute(ctx, statusReq("001")); err != nil {
+			t.Fatal(err)
+		}
+		before := db.CommitterStatements()
+		res, err := h.e.Execute(ctx, isolateReq("002"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := db.CommitterStatements() - before
+
+		if res.State != Confirmed {
+			t.Errorf("state %s, want %s", res.State, Confirmed)
+		}
+		rec, err := h.e.Get(ctx, company, res.ActionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		history := rec.History
+		if len(history) != 2 || history[0].State != Requested || history[1].State != Confirmed {
+			t.Errorf("history %+v, want requested then confirmed", history)
+		}
+		if got := strings.Join(h.audit.types(t, res.ActionID), ","); got != "requested,confirmed" {
+			t.Errorf("audit events %s, want requested,confirmed", got)
+		}
+		h.audit.verify(t)
+
+		if db.Dialect == store.Postgres && sent != 9 {
+			t.Errorf("an isolate sent %d statements, want 9", sent)
 		}
 	})
 }

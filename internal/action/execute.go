@@ -205,7 +205,7 @@ func (e *Engine) runEndpoint(ctx context.Context, req Request, cc *cachedClient)
 		if r, err := e.unfinished(ctx, e.db.Read, req.CompanyID, req.Service, "target", req.Target, req.Action); err != nil {
 			return nil, internalError(req.Action, err)
 		} else if r != nil {
-			if err := e.db.InTx(ctx, func(tx *sql.Tx) error { return e.supersedeQueued(ctx, tx, r, r) }); err != nil {
+			if err := e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return e.supersedeQueued(ctx, tx, r, r) }); err != nil {
 				return nil, internalError(req.Action, err)
 			}
 			return dedupResult(r), nil
@@ -310,7 +310,7 @@ type admission struct {
 func (e *Engine) admit(ctx context.Context, req Request, r *row) (admission, error) {
 	now := time.Now().UTC()
 	var out admission
-	err := e.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// A run ended by a deadlock runs again: start from a clean slate.
 		out = admission{}
 		r.QueuedBehind, r.LeaseUntil, r.NextCheckAt = "", time.Time{}, time.Time{}
@@ -509,7 +509,7 @@ func (e *Engine) dispatch(ctx context.Context, c vendor.Containment, r *row, unl
 			next = deadline
 		}
 		ref := out.VendorRef
-		err = e.db.InTx(ctx, func(tx *sql.Tx) error {
+		err = e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			moved, err := e.transitionTx(ctx, tx, r, Requested, change{
 				State: Dispatched, Detail: "accepted by the vendor; confirming", VendorRef: &ref, Endpoint: &ep,
 				Result: out.Raw, UnlockCode: sealed, Deadline: &deadline, NextCheckAt: &next, Took: took,
@@ -554,7 +554,7 @@ func (e *Engine) dispatchFailed(ctx context.Context, r *row, err error, took tim
 
 	if uncertain {
 		now := time.Now().UTC()
-		rerr := e.db.InTx(ctx, func(tx *sql.Tx) error {
+		rerr := e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			moved, err := e.transitionTx(ctx, tx, r, Requested, change{State: Requested, Detail: "no response from the vendor: " + mapped.Detail, LeaseUntil: &now, NextCheckAt: &now})
 			if err != nil || !moved {
 				return err
@@ -671,7 +671,9 @@ func (e *Engine) dryRun(ctx context.Context, req Request, r *row, plan []vendor.
 	}
 	r.DryRun = true
 	r.State = Confirmed
-	if err := e.db.InTx(ctx, func(tx *sql.Tx) error { return e.insertRow(ctx, tx, r, "dry run: no vendor call made") }); err != nil {
+	if err := e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return e.insertRow(ctx, tx, r, "dry run: no vendor call made")
+	}); err != nil {
 		return nil, internalError(req.Action, err)
 	}
 	return &Result{ActionID: r.ID, State: Confirmed, Endpoint: r.Endpoint, Plan: plan}, nil

@@ -479,6 +479,15 @@ func (f failingAudit) AppendTx(ctx context.Context, tx *sql.Tx, ev audit.Event) 
 	return f.Log.AppendTx(ctx, tx, ev)
 }
 
+func (f failingAudit) AppendManyWithTx(ctx context.Context, tx *sql.Tx, stmts []audit.Statement, evs []audit.Event) error {
+	for _, ev := range evs {
+		if ev.Type == f.failType {
+			return fmt.Errorf("append audit event %s: the store rejected the write", ev.Type)
+		}
+	}
+	return f.Log.AppendManyWithTx(ctx, tx, stmts, evs)
+}
+
 // newHarnessAudit is newHarness with the engine's audit trail replaced by
 // wrap(log) when wrap is not nil; the harness still reads the real log.
 func newHarnessAudit(t testing.TB, db *store.DB, tenants *fakeTenants, wrap func(*audit.Log) auditTrail) *harness {

@@ -245,7 +245,7 @@ func runGuardAs(ctx context.Context, db *store.DB, company func(context.Context,
 		if *perHour < 0 {
 			return errors.New("--per-hour N is required (0 removes the cap)\n" + guardUsage)
 		}
-		err := db.InTx(ctx, func(tx *sql.Tx) error {
+		err := db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, db.Rebind("DELETE FROM guard_caps WHERE company_id = ?"), co.ID); err != nil {
 				return err
 			}

@@ -37,7 +37,7 @@ func (e *Engine) executeIdempotent(ctx context.Context, req Request) (*Result, e
 
 	claimed := false
 	var storedHash, response, actionID string
-	err := e.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var created int64
 		err := tx.QueryRowContext(ctx, e.db.Rebind("SELECT request_hash, response, action_id, created_at FROM idempotency_keys WHERE company_id = ? AND idem_key = ?"+e.db.ForUpdate()),
 			req.CompanyID, req.IdempotencyKey).Scan(&storedHash, &response, &actionID, &created)

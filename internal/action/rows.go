@@ -147,47 +147,51 @@ func (e *Engine) loadRow(ctx context.Context, q queryer, id string, lock bool) (
 func (e *Engine) insertRow(ctx context.Context, tx *sql.Tx, r *row, detail string) error {
 	now := time.Now().UTC()
 	r.CreatedAt, r.UpdatedAt = now, now
-	if err := e.insertActionTx(ctx, tx, r); err != nil {
-		return err
+	stmts := []audit.Statement{
+		{SQL: insertActionSQL, Args: actionArgs(r)},
+		{SQL: firstEventSQL, Args: []any{r.ID, store.UnixNanos(now), string(r.State), detail}},
 	}
-	return e.recordEvent(ctx, tx, r, r.State, detail, 0)
+	if err := e.audit.AppendManyWithTx(ctx, tx, stmts, []audit.Event{auditEvent(r, r.State, detail, 0, now)}); err != nil {
+		return fmt.Errorf("store action %s with its history and audit event: %w", r.ID, err)
+	}
+	return nil
 }
 
-// insertActionTx inserts the actions row of r as it is, timestamps
-// included, inside tx.
-func (e *Engine) insertActionTx(ctx context.Context, tx *sql.Tx, r *row) error {
+// firstEventSQL inserts the first history event of a new action.
+const firstEventSQL = `INSERT INTO action_events (action_id, seq, time, state, detail) VALUES (?, 1, ?, ?, ?)`
+
+// insertActionSQL inserts an actions row; actionArgs gives its arguments.
+const insertActionSQL = "INSERT INTO actions (" + rowColumns + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+// actionArgs returns the columns of r in rowColumns order.
+func actionArgs(r *row) []any {
 	var endpoint string
 	if r.Endpoint != nil {
 		endpoint = jsonText(r.Endpoint)
 	}
-	_, err := tx.ExecContext(ctx, e.db.Rebind("INSERT INTO actions ("+rowColumns+") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+	return []any{
 		r.ID, r.CompanyID, string(r.Service), string(r.Kind), string(r.Action), r.Target, r.AgentID, r.Requester, r.ClientAddr,
 		r.RequestID, r.Route, string(r.State), r.VendorRef, endpoint, jsonText(r.Options), r.UnlockCode, r.QueuedBehind,
 		store.UnixNanos(r.LeaseUntil), store.UnixNanos(r.NextCheckAt), store.UnixNanos(r.Deadline), r.Polls, string(r.Result), r.Detail, r.DryRun,
-		store.UnixNanos(r.CreatedAt), store.UnixNanos(r.UpdatedAt))
-	return err
+		store.UnixNanos(r.CreatedAt), store.UnixNanos(r.UpdatedAt),
+	}
 }
 
-// recordEvent appends a history event and the matching audit event.
+// recordEvent appends a history event and the matching audit event, with
+// one statement on PostgreSQL as a rule (see audit.Log.AppendManyWithTx).
 func (e *Engine) recordEvent(ctx context.Context, tx *sql.Tx, r *row, st State, detail string, took time.Duration) error {
 	now := time.Now().UTC()
-	_, err := tx.ExecContext(ctx, e.db.Rebind(`INSERT INTO action_events (action_id, seq, time, state, detail)
-		VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM action_events WHERE action_id = ?), ?, ?, ?)`),
-		r.ID, r.ID, store.UnixNanos(now), string(st), detail)
+	history := audit.Statement{SQL: nextEventSQL, Args: []any{r.ID, r.ID, store.UnixNanos(now), string(st), detail}}
+	err := e.audit.AppendManyWithTx(ctx, tx, []audit.Statement{history}, []audit.Event{auditEvent(r, st, detail, took, now)})
 	if err != nil {
-		return fmt.Errorf("record history of action %s: %w", r.ID, err)
-	}
-
-	return e.auditTx(ctx, tx, r, st, detail, took, now)
-}
-
-// auditTx appends the audit event of action r reaching state st.
-func (e *Engine) auditTx(ctx context.Context, tx *sql.Tx, r *row, st State, detail string, took time.Duration, now time.Time) error {
-	if _, err := e.audit.AppendTx(ctx, tx, auditEvent(r, st, detail, took, now)); err != nil {
-		return fmt.Errorf("audit action %s: %w", r.ID, err)
+		return fmt.Errorf("record event %s of action %s: %w", st, r.ID, err)
 	}
 	return nil
 }
+
+// nextEventSQL appends a history event to an action's existing ones.
+const nextEventSQL = `INSERT INTO action_events (action_id, seq, time, state, detail)
+	VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM action_events WHERE action_id = ?), ?, ?, ?)`
 
 // auditEvent is the audit event of action r reaching state st at now.
 func auditEvent(r *row, st State, detail string, took time.Duration, now time.Time) audit.Event {
@@ -238,7 +242,7 @@ type change struct {
 // or replica moved it first).
 func (e *Engine) transition(ctx context.Context, r *row, from State, c change) (bool, error) {
 	moved := false
-	err := e.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		moved, err = e.transitionTx(ctx, tx, r, from, c)
 		return err
@@ -351,7 +355,7 @@ func readHistory(r *row) []Event {
 func (e *Engine) insertRead(ctx context.Context, r *row) error {
 	r.LeaseUntil = time.Now().Add(e.cfg.DispatchTimeout + e.cfg.LeaseSlack)
 	r.NextCheckAt = r.LeaseUntil
-	return e.db.InTx(ctx, func(tx *sql.Tx) error { return e.insertRow(ctx, tx, r, "") })
+	return e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return e.insertRow(ctx, tx, r, "") })
 }
 
 // insertFinishedRead stores a read that has ended, in state final, in one
@@ -363,17 +367,17 @@ func (e *Engine) insertRead(ctx context.Context, r *row) error {
 func (e *Engine) insertFinishedRead(ctx context.Context, r *row, start time.Time, final State, detail string, took time.Duration) error {
 	now := time.Now().UTC()
 	r.State, r.Detail = final, detail
-	return e.db.InTx(ctx, func(tx *sql.Tx) error {
+	return e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r.CreatedAt, r.UpdatedAt = start.UTC(), now
-		if err := e.insertActionTx(ctx, tx, r); err != nil {
-			return fmt.Errorf("store read %s: %w", r.ID, err)
-		}
-		err := e.audit.AppendManyTx(ctx, tx, []audit.Event{
+		// One statement on PostgreSQL, as a rule (see AppendManyWithTx):
+		// each statement is a round trip on the committer's connection.
+		stmts := []audit.Statement{{SQL: insertActionSQL, Args: actionArgs(r)}}
+		err := e.audit.AppendManyWithTx(ctx, tx, stmts, []audit.Event{
 			auditEvent(r, Requested, "", 0, r.CreatedAt),
 			auditEvent(r, final, detail, took, now),
 		})
 		if err != nil {
-			return fmt.Errorf("audit read %s: %w", r.ID, err)
+			return fmt.Errorf("store read %s with its history and audit events: %w", r.ID, err)
 		}
 		return nil
 	})

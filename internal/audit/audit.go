@@ -20,6 +20,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -75,8 +76,8 @@ type Log struct {
 	updateHead string
 	moveHead   string
 
-	// The same statements prepared once on the pool, because preparing
-	// them at every append costs about a fifth of an append on SQLite.
+	// The same statements prepared once on the SQLite pool, because
+	// preparing them at every append costs about a fifth of an append.
 	prepared [3]*sql.Stmt // upsertHead, insertEv, updateHead, or all nil
 
 	// heads holds, per company, the chain head that this Log's last append
@@ -85,6 +86,10 @@ type Log struct {
 	// statement checks it against the audit_heads row.
 	headsMu sync.Mutex
 	heads   map[string]chainHead
+
+	// withQueries caches withStatements' texts by their statements' SQL
+	// and number of events.
+	withQueries sync.Map
 }
 
 // chainHead is the seq and hash of the last event of a company's chain, as
@@ -129,7 +134,7 @@ const insertEventsPrefix = `INSERT INTO audit_events (company_id, seq, time, typ
 // returns it with Seq, Time and the hashes set.
 func (l *Log) Append(ctx context.Context, ev Event) (Event, error) {
 	var out Event
-	err := l.db.InTx(ctx, func(tx *sql.Tx) error {
+	err := l.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		out, err = l.AppendTx(ctx, tx, ev)
 		return err
@@ -158,8 +163,30 @@ func (l *Log) AppendTx(ctx context.Context, tx *sql.Tx, ev Event) (Event, error)
 // SQLite (see appendSQLite) and one on PostgreSQL (see appendPostgres).
 // Every event must name the same company.
 func (l *Log) AppendManyTx(ctx context.Context, tx *sql.Tx, evs []Event) error {
+	return l.AppendManyWithTx(ctx, tx, nil, evs)
+}
+
+// Statement is one SQL statement, with ? placeholders, and its arguments.
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+// AppendManyWithTx runs stmts in tx, in order, and then does what
+// AppendManyTx does. stmts are the writes that evs record, such as an
+// action's rows. Each must be an INSERT, UPDATE or DELETE without a WITH
+// clause of its own, and its SQL a constant, because the Log keeps one
+// statement text per combination.
+//
+// On PostgreSQL, stmts usually run as WITH clauses of the append's one
+// statement, which saves a round trip each. All parts of such a
+// statement see the rows as they were before it, so a statement of stmts
+// must not read rows that an earlier one writes. Each statement runs
+// exactly once, also when the append has to lock and read the chain head
+// first (see appendPostgres).
+func (l *Log) AppendManyWithTx(ctx context.Context, tx *sql.Tx, stmts []Statement, evs []Event) error {
 	if len(evs) == 0 {
-		return nil
+		return l.execStatements(ctx, tx, stmts)
 	}
 	company := evs[0].CompanyID
 	nanos := make([]int64, len(evs))
@@ -184,7 +211,10 @@ func (l *Log) AppendManyTx(ctx context.Context, tx *sql.Tx, evs []Event) error {
 		ev.Time = store.TimeFromUnixNanos(nanos[i])
 	}
 	if l.db.Dialect == store.Postgres {
-		return l.appendPostgres(ctx, tx, evs, nanos)
+		return l.appendPostgres(ctx, tx, stmts, evs, nanos)
+	}
+	if err := l.execStatements(ctx, tx, stmts); err != nil {
+		return err
 	}
 	return l.appendSQLite(ctx, tx, evs, nanos)
 }
@@ -327,13 +357,21 @@ func chainEvents(evs []Event, nanos []int64, head chainHead) []any {
 // It changes nothing when another process appended in between or when the
 // transaction of this Log's last append was rolled back. Then the head is
 // locked and read with the upsert, and the statement runs again.
-func (l *Log) appendPostgres(ctx context.Context, tx *sql.Tx, evs []Event, nanos []int64) error {
+//
+// stmts run as WITH clauses of the first statement when the head is
+// known, and otherwise as one more statement before the upsert.
+func (l *Log) appendPostgres(ctx context.Context, tx *sql.Tx, stmts []Statement, evs []Event, nanos []int64) error {
 	company := evs[0].CompanyID
 	if head, known := l.rememberedHead(company); known {
-		done, err := l.insertAfter(ctx, tx, evs, nanos, head)
+		done, err := l.insertAfter(ctx, tx, stmts, evs, nanos, head)
 		if err != nil || done {
 			return err
 		}
+		// stmts ran as WITH clauses, whatever the head held.
+		stmts = nil
+	}
+	if err := l.execStatements(ctx, tx, stmts); err != nil {
+		return err
 	}
 
 	// An upsert that adds 0 locks the head and reads it, and creates it
@@ -342,7 +380,7 @@ func (l *Log) appendPostgres(ctx context.Context, tx *sql.Tx, evs []Event, nanos
 	if err != nil {
 		return err
 	}
-	done, err := l.insertAfter(ctx, tx, evs, nanos, chainHead{seq: seq, hash: hash})
+	done, err := l.insertAfter(ctx, tx, nil, evs, nanos, chainHead{seq: seq, hash: hash})
 	if err != nil {
 		return err
 	}
@@ -353,19 +391,28 @@ func (l *Log) appendPostgres(ctx context.Context, tx *sql.Tx, evs []Event, nanos
 }
 
 // insertAfter chains evs after head and runs the statement that moves the
-// audit_heads row from head to the last of evs and inserts evs. It reports
-// false, with nothing changed, when the row did not hold head. On success
-// the Log remembers the new head.
-func (l *Log) insertAfter(ctx context.Context, tx *sql.Tx, evs []Event, nanos []int64, head chainHead) (bool, error) {
+// audit_heads row from head to the last of evs and inserts evs, with stmts
+// as its WITH clauses. It reports false, with no event inserted, when the
+// row did not hold head; stmts have run all the same. On success the Log
+// remembers the new head.
+func (l *Log) insertAfter(ctx context.Context, tx *sql.Tx, stmts []Statement, evs []Event, nanos []int64, head chainHead) (bool, error) {
 	company := evs[0].CompanyID
 	args := chainEvents(evs, nanos, head)
 	last := evs[len(evs)-1]
 	args = append([]any{company, last.Seq, last.Hash, head.seq, head.hash}, args...)
 
 	var query string
-	if len(evs) < len(moveHeadAndInsertBuilt) {
+	switch {
+	case len(stmts) > 0:
+		query = l.withStatements(stmts, len(evs))
+		var all []any
+		for _, s := range stmts {
+			all = append(all, s.Args...)
+		}
+		args = append(all, args...)
+	case len(evs) < len(moveHeadAndInsertBuilt):
 		query = moveHeadAndInsertBuilt[len(evs)]
-	} else {
+	default:
 		query = moveHeadAndInsert(len(evs))
 	}
 	res, err := tx.ExecContext(ctx, query, args...)
@@ -392,11 +439,20 @@ func (l *Log) insertAfter(ctx context.Context, tx *sql.Tx, evs []Event, nanos []
 // unknown.
 func moveHeadAndInsert(n int) string {
 	var b strings.Builder
-	b.WriteString(`WITH head AS (UPDATE audit_heads SET seq = $2, hash = $3 WHERE company_id = $1 AND seq = $4 AND hash = $5 RETURNING 1)
+	b.WriteString("WITH ")
+	writeMoveHeadAndInsert(&b, 1, n)
+	return b.String()
+}
+
+// writeMoveHeadAndInsert writes moveHeadAndInsert(n) without its WITH
+// keyword, with its parameters numbered from first instead of 1.
+func writeMoveHeadAndInsert(b *strings.Builder, first, n int) {
+	p := func(i int) int { return first + i - 1 }
+	fmt.Fprintf(b, `head AS (UPDATE audit_heads SET seq = $%d, hash = $%d WHERE company_id = $%d AND seq = $%d AND hash = $%d RETURNING 1)
 	INSERT INTO audit_events (company_id, seq, time, type, action_id, requester, client_addr, request_id, route, action,
 		target, result, vendor_ref, duration_ms, detail, prev_hash, hash)
-	SELECT e.* FROM head, (VALUES `)
-	param := 6
+	SELECT e.* FROM head, (VALUES `, p(2), p(3), p(1), p(4), p(5))
+	param := p(6)
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
@@ -406,12 +462,88 @@ func moveHeadAndInsert(n int) string {
 			if j > 0 {
 				b.WriteString(", ")
 			}
-			fmt.Fprintf(&b, "$%d::%s", param, typ)
+			fmt.Fprintf(b, "$%d::%s", param, typ)
 			param++
 		}
 		b.WriteString(")")
 	}
 	b.WriteString(") AS e")
+}
+
+// withStatements returns the statement of insertAfter for n events with
+// stmts as its WITH clauses, whose parameters come first. It builds each
+// combination once.
+func (l *Log) withStatements(stmts []Statement, n int) string {
+	var key strings.Builder
+	for _, s := range stmts {
+		key.WriteString(s.SQL)
+		key.WriteByte(0)
+	}
+	key.WriteString(strconv.Itoa(n))
+	if query, ok := l.withQueries.Load(key.String()); ok {
+		return query.(string)
+	}
+
+	var b strings.Builder
+	b.WriteString("WITH ")
+	next := 1
+	for i, s := range stmts {
+		fmt.Fprintf(&b, "statement%d AS (%s), ", i+1, numberParams(s.SQL, &next))
+	}
+	writeMoveHeadAndInsert(&b, next, n)
+	query := b.String()
+	l.withQueries.Store(key.String(), query)
+	return query
+}
+
+// execStatements runs stmts in tx: on PostgreSQL as one statement, all
+// but the last as its WITH clauses, and on SQLite one after the other.
+func (l *Log) execStatements(ctx context.Context, tx *sql.Tx, stmts []Statement) error {
+	if len(stmts) == 0 {
+		return nil
+	}
+	if l.db.Dialect != store.Postgres {
+		for _, s := range stmts {
+			if _, err := tx.ExecContext(ctx, l.db.Rebind(s.SQL), s.Args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	parts := make([]string, len(stmts))
+	var args []any
+	next := 1
+	for i, s := range stmts {
+		parts[i] = numberParams(s.SQL, &next)
+		args = append(args, s.Args...)
+	}
+	last := len(parts) - 1
+	query := parts[last]
+	if last > 0 {
+		clauses := make([]string, last)
+		for i, part := range parts[:last] {
+			clauses[i] = fmt.Sprintf("statement%d AS (%s)", i+1, part)
+		}
+		query = "WITH " + strings.Join(clauses, ", ") + " " + query
+	}
+	_, err := tx.ExecContext(ctx, query, args...)
+	return err
+}
+
+// numberParams replaces the ? placeholders of query with $next, $next+1,
+// and so on, and advances next past them.
+func numberParams(query string, next *int) string {
+	var b strings.Builder
+	for i := 0; i < len(query); i++ {
+		if query[i] != '?' {
+			b.WriteByte(query[i])
+			continue
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(*next))
+		*next++
+	}
 	return b.String()
 }
 
@@ -438,10 +570,18 @@ func (l *Log) insertEvents(n int) string {
 	return l.db.Rebind(insertEventsPrefix + rows)
 }
 
-// prepare prepares the append statements on the pool. It runs in New,
-// while no transaction holds SQLite's single connection. On failure it
-// leaves l.prepared empty, and appends then send the SQL text instead.
+// prepare prepares the append statements on the SQLite pool. It runs in
+// New, while no transaction holds SQLite's single connection. On failure
+// it leaves l.prepared empty, and appends then send the SQL text instead.
+//
+// On PostgreSQL, appends send the SQL text: pgx prepares each text once
+// per connection by itself, and a statement prepared on the pool cannot
+// run in the group committer's transactions, which use a pool of their
+// own.
 func (l *Log) prepare() {
+	if l.db.Dialect != store.SQLite {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 

@@ -176,7 +176,7 @@ func TestAppendTxRollback(t *testing.T) {
 		}
 
 		// A committed AppendTx commits with the caller's own rows.
-		err = db.InTx(ctx, func(tx *sql.Tx) error {
+		err = db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 			_, err := log.AppendTx(ctx, tx, sampleEvent("cmp_a", 5))
 			return err
 		})
@@ -467,7 +467,7 @@ func TestAppendManyTxChainsWithAppend(t *testing.T) {
 			for j := range evs {
 				evs[j] = sampleEvent("cmp_many", 10*i+j)
 			}
-			err := db.InTx(ctx, func(tx *sql.Tx) error { return log.AppendManyTx(ctx, tx, evs) })
+			err := db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error { return log.AppendManyTx(ctx, tx, evs) })
 			if err != nil {
 				t.Fatalf("%s: AppendManyTx: %v", b.name, err)
 			}
@@ -497,7 +497,7 @@ func TestAppendManyTxChainsWithAppend(t *testing.T) {
 		mustVerify(t, log, "cmp_many")
 
 		mixed := []audit.Event{sampleEvent("cmp_many", 90), sampleEvent("cmp_other", 91)}
-		err = db.InTx(ctx, func(tx *sql.Tx) error { return log.AppendManyTx(ctx, tx, mixed) })
+		err = db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error { return log.AppendManyTx(ctx, tx, mixed) })
 		if err == nil || !strings.Contains(err.Error(), "cmp_other") {
 			t.Fatalf("AppendManyTx for two companies: error %v, want one that names cmp_other", err)
 		}
@@ -584,7 +584,7 @@ func TestAppendUpdatesHeadOnce(t *testing.T) {
 		counter := counters[db.Dialect]
 
 		var before, after int64
-		err := db.InTx(ctx, func(tx *sql.Tx) error {
+		err := db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 			if err := tx.QueryRowContext(ctx, counter.query).Scan(&before); err != nil {
 				return err
 			}
@@ -600,5 +600,86 @@ func TestAppendUpdatesHeadOnce(t *testing.T) {
 			t.Errorf("the append changed %d rows, want %d", changes, counter.want)
 		}
 		mustVerify(t, log, "cmp_a")
+	})
+}
+
+// TestAppendManyWithTxRunsStatementsOnce appends with two statements of
+// the caller's own while the Log knows no chain head yet, knows the
+// current one, and remembers one that another Log made stale. Each
+// statement must run exactly once, a duplicate run would break the
+// primary key, and the chain must stay intact. On PostgreSQL an append
+// whose head is current must take one statement besides BEGIN and COMMIT.
+func TestAppendManyWithTxRunsStatementsOnce(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.SQL.ExecContext(ctx, "CREATE TABLE with_probe (id BIGINT PRIMARY KEY, note TEXT NOT NULL)"); err != nil {
+			t.Fatal(err)
+		}
+		log, other := audit.New(db), audit.New(db)
+
+		steps := []struct {
+			name      string
+			staleHead bool
+			wantSent  uint64 // on PostgreSQL; 0 skips the check
+		}{
+			{name: "head not known yet"},
+			{name: "head known", wantSent: 3},
+			{name: "head made stale by another log", staleHead: true},
+			{name: "head known again", wantSent: 3},
+		}
+		var ids []int64
+		for i, step := range steps {
+			if step.staleHead {
+				if _, err := other.Append(ctx, sampleEvent("cmp_with", 100+i)); err != nil {
+					t.Fatalf("%s: other log: %v", step.name, err)
+				}
+			}
+			first, second := int64(10*i+1), int64(10*i+2)
+			stmts := []audit.Statement{
+				{SQL: "INSERT INTO with_probe (id, note) VALUES (?, ?)", Args: []any{first, step.name}},
+				{SQL: "INSERT INTO with_probe (id, note) VALUES (?, ?)", Args: []any{second, step.name}},
+			}
+			evs := []audit.Event{sampleEvent("cmp_with", 2*i), sampleEvent("cmp_with", 2*i+1)}
+
+			before := db.CommitterStatements()
+			err := db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return log.AppendManyWithTx(ctx, tx, stmts, evs) })
+			if err != nil {
+				t.Fatalf("%s: AppendManyWithTx: %v", step.name, err)
+			}
+			sent := db.CommitterStatements() - before
+			ids = append(ids, first, second)
+
+			if db.Dialect == store.Postgres && step.wantSent != 0 && sent != step.wantSent {
+				t.Errorf("%s: sent %d statements, want %d", step.name, sent, step.wantSent)
+			}
+			if evs[1].Seq != evs[0].Seq+1 || evs[1].PrevHash != evs[0].Hash {
+				t.Errorf("%s: events %d and %d are not chained", step.name, evs[0].Seq, evs[1].Seq)
+			}
+		}
+
+		rows, err := db.SQL.QueryContext(ctx, "SELECT id FROM with_probe ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, id)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(ids) {
+			t.Errorf("statement rows %v, want %v", got, ids)
+		}
+		stored, err := log.List(ctx, "cmp_with", audit.Filter{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 2*len(steps) + 1; len(stored) != want {
+			t.Errorf("chain has %d events, want %d", len(stored), want)
+		}
+		mustVerify(t, log, "cmp_with")
 	})
 }

@@ -66,6 +66,12 @@ type Config struct {
 	// 64MiB or 1GiB, or empty, 0 or off for none. MemoryLimitBytes parses
 	// it.
 	MemoryLimit string `yaml:"memory_limit"`
+
+	// PoolMaxConns bounds the pooled PostgreSQL connections of the
+	// process, which serve reads and single-statement writes; group commit
+	// keeps one more connection of its own. 0 means
+	// store.DefaultPoolMaxConns. SQLite ignores it.
+	PoolMaxConns int `yaml:"pool_max_conns"`
 }
 
 // TLS names the certificate and key files. Both empty means plain HTTP.
@@ -124,6 +130,7 @@ var Env = []struct{ Name, Setting string }{
 	{"SMARTPT_MAX_CONCURRENT_ACTIONS", "max_concurrent_actions"},
 	{"SMARTPT_VENDOR_MAX_CONNS_PER_HOST", "vendor_max_conns_per_host"},
 	{"SMARTPT_MEMORY_LIMIT", "memory_limit"},
+	{"SMARTPT_POOL_MAX_CONNS", "pool_max_conns"},
 	{"SMARTPT_ENGINE_DISPATCH_TIMEOUT", "engine.dispatch_timeout"},
 	{"SMARTPT_ENGINE_CONFIRM_DEADLINE", "engine.confirm_deadline"},
 	{"SMARTPT_ENGINE_POLL_MIN", "engine.poll_min"},
@@ -210,6 +217,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 		c.VendorMaxConnsPerHost = n
 	}
+	if v := getenv("SMARTPT_POOL_MAX_CONNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("SMARTPT_POOL_MAX_CONNS %q is not a whole number", v)
+		}
+		c.PoolMaxConns = n
+	}
 	if err := c.Engine.applyEnv(getenv); err != nil {
 		return err
 	}
@@ -267,6 +281,9 @@ func (c Config) Validate() error {
 	if c.VendorMaxConnsPerHost < 0 || c.VendorMaxConnsPerHost > maxVendorConnsPerHost {
 		return fmt.Errorf("vendor_max_conns_per_host %d is out of range; use 1 to %d, or 0 for the default", c.VendorMaxConnsPerHost, maxVendorConnsPerHost)
 	}
+	if c.PoolMaxConns < 0 || c.PoolMaxConns > maxPoolConns {
+		return fmt.Errorf("pool_max_conns %d is out of range; use 1 to %d, or 0 for the default", c.PoolMaxConns, maxPoolConns)
+	}
 	if _, err := c.MemoryLimitBytes(); err != nil {
 		return err
 	}
@@ -284,6 +301,11 @@ const maxConcurrentActions = 100000
 // Each connection uses a local port, of which a host has about 28,000 for
 // outgoing connections by default (Linux ip_local_port_range 32768-60999).
 const maxVendorConnsPerHost = 10000
+
+// maxPoolConns is the highest pool_max_conns accepted. Each connection is
+// a server process of its own, and PostgreSQL accepts 100 connections by
+// default (max_connections), for all clients together.
+const maxPoolConns = 1000
 
 // minMemoryLimit is the lowest memory_limit accepted. A plain number below
 // it is most likely a size whose unit was left out. The server at rest

@@ -71,6 +71,9 @@ func TestLoadRejectsInvalid(t *testing.T) {
 		{"memory limit with unknown unit", "data_dir: /x\nmemory_limit: 96MB\n", nil, `memory_limit "96MB" is not a size`},
 		{"negative memory limit", "data_dir: /x\n", map[string]string{"SMARTPT_MEMORY_LIMIT": "-1GiB"}, "is not a size"},
 		{"memory limit overflows", "data_dir: /x\nmemory_limit: 9000000000TiB\n", nil, "is not a size"},
+		{"negative pool size", "data_dir: /x\npool_max_conns: -1\n", nil, "pool_max_conns -1"},
+		{"pool too large", "data_dir: /x\npool_max_conns: 1001\n", nil, "use 1 to 1000"},
+		{"pool size not a number", "data_dir: /x\n", map[string]string{"SMARTPT_POOL_MAX_CONNS": "8x"}, "SMARTPT_POOL_MAX_CONNS"},
 		{"vendor connections not a number", "data_dir: /x\n", map[string]string{"SMARTPT_VENDOR_MAX_CONNS_PER_HOST": "many"}, "SMARTPT_VENDOR_MAX_CONNS_PER_HOST"},
 	}
 	for _, tt := range tests {
@@ -103,6 +106,32 @@ func TestLoadVendorMaxConnsPerHost(t *testing.T) {
 			}
 			if cfg.VendorMaxConnsPerHost != tt.want {
 				t.Errorf("VendorMaxConnsPerHost = %d, want %d", cfg.VendorMaxConnsPerHost, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadPoolMaxConns(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want int
+	}{
+		{"unset keeps the default", "data_dir: /x\n", nil, 0},
+		{"file", "data_dir: /x\npool_max_conns: 12\n", nil, 12},
+		{"environment over file", "data_dir: /x\npool_max_conns: 12\n", map[string]string{"SMARTPT_POOL_MAX_CONNS": "3"}, 3},
+		{"lowest accepted", "data_dir: /x\npool_max_conns: 1\n", nil, 1},
+		{"highest accepted", "data_dir: /x\npool_max_conns: 1000\n", nil, 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(writeFile(t, tt.file), env(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.PoolMaxConns != tt.want {
+				t.Errorf("PoolMaxConns = %d, want %d", cfg.PoolMaxConns, tt.want)
 			}
 		})
 	}

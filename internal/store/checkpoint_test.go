@@ -39,7 +39,7 @@ func TestCheckpointerCopiesWAL(t *testing.T) {
 	// About 300 pages of 4 KiB, far below the writer's backstop.
 	payload := strings.Repeat("x", 4000)
 	for i := range 300 {
-		if err := db.InTx(ctx, func(tx *sql.Tx) error {
+		if err := db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, "INSERT INTO ckpt_probe (id, blob) VALUES (?, ?)", i, payload)
 			return err
 		}); err != nil {

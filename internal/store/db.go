@@ -14,10 +14,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -35,6 +37,12 @@ type Options struct {
 	DataDir     string // folder for smartpt.db when SQLite is used
 	DatabaseURL string // postgres:// or postgresql:// URL
 
+	// PoolMaxConns bounds the pooled PostgreSQL connections, which serve
+	// reads and single-statement writes. 0 means DefaultPoolMaxConns().
+	// Group commit keeps one more connection of its own. SQLite ignores
+	// it.
+	PoolMaxConns int
+
 	// SeparateCommits turns group commit off, so that every InTx call
 	// commits on its own. It exists to measure group commit against its
 	// absence; a server has no reason to set it.
@@ -44,7 +52,8 @@ type Options struct {
 // DB is an open, migrated database.
 type DB struct {
 	// SQL is the pool for writes and for reads inside a transaction. On
-	// SQLite it has one connection.
+	// SQLite it has one connection. On PostgreSQL, InTx runs its
+	// transactions on a connection of its own instead (see group).
 	SQL *sql.DB
 
 	// Read is the pool for reads outside a transaction. On SQLite it holds
@@ -57,9 +66,17 @@ type DB struct {
 	// URL is the PostgreSQL URL, or the SQLite file path.
 	URL string
 
-	group       *group        // nil when every transaction commits on its own
-	checkpoints *checkpointer // SQLite only
+	group     *group  // nil when every transaction commits on its own
+	committer *sql.DB // the group committer's one connection; PostgreSQL only
+
+	committerStatements *statementCounter // PostgreSQL only
+	checkpoints         *checkpointer     // SQLite only
 }
+
+// DefaultPoolMaxConns returns the size of the PostgreSQL pool when
+// Options.PoolMaxConns is 0: the number of CPUs, and at least 4, as
+// pgxpool sizes its pools by default (pgxpool.ParseConfig, pgx v5).
+func DefaultPoolMaxConns() int { return max(4, runtime.NumCPU()) }
 
 // sqliteReaders is the number of read-only SQLite connections. Reads are
 // short; a few connections keep both cores busy without holding many
@@ -85,9 +102,25 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL: %w", err)
 		}
-		conn.SetMaxOpenConns(32)
-		conn.SetMaxIdleConns(32)
-		db = &DB{SQL: conn, Read: conn, Dialect: Postgres, URL: opts.DatabaseURL}
+		poolSize := opts.PoolMaxConns
+		if poolSize <= 0 {
+			poolSize = DefaultPoolMaxConns()
+		}
+		conn.SetMaxOpenConns(poolSize)
+		conn.SetMaxIdleConns(poolSize)
+		// The committer's connection, kept apart from the pool (see group),
+		// with a tracer that counts its statements.
+		ownConfig, err := pgx.ParseConfig(opts.DatabaseURL)
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		counter := &statementCounter{}
+		ownConfig.Tracer = counter
+		own := stdlib.OpenDB(*ownConfig)
+		own.SetMaxOpenConns(1)
+		own.SetMaxIdleConns(1)
+		db = &DB{SQL: conn, Read: conn, Dialect: Postgres, URL: opts.DatabaseURL, committer: own, committerStatements: counter}
 
 	default:
 		if opts.DataDir == "" {
@@ -136,7 +169,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		return nil, err
 	}
 	if !opts.SeparateCommits {
-		db.group = newGroup(db.SQL, db.Dialect)
+		db.group = newGroup(db.SQL, db.Dialect, db.committer)
 	}
 	return db, nil
 }
@@ -156,6 +189,9 @@ func (db *DB) closePools() error {
 	}
 	if db.Read != db.SQL {
 		db.Read.Close()
+	}
+	if db.committer != nil {
+		db.committer.Close()
 	}
 	return db.SQL.Close()
 }

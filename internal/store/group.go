@@ -42,6 +42,14 @@ type group struct {
 	sql     *sql.DB
 	dialect Dialect
 
+	// own is the committer's pool of one PostgreSQL connection (nil on
+	// SQLite), and conn that connection, held from one group to the next
+	// and taken again from own once it breaks. Only the committer uses
+	// conn. A connection of its own spares each group the wait for a
+	// pooled connection behind the readers, and the pool's session reset.
+	own  *sql.DB
+	conn *sql.Conn
+
 	// Callers append to pending and signal wake; the committer takes the
 	// whole list. A caller thus blocks once, on its call's done, instead
 	// of also waiting for the committer to receive it.
@@ -67,7 +75,7 @@ type group struct {
 // groupCall is one InTx call waiting for, or running in, a group.
 type groupCall struct {
 	ctx  context.Context
-	fn   func(tx *sql.Tx) error
+	fn   func(ctx context.Context, tx *sql.Tx) error
 	err  error
 	done chan struct{}
 
@@ -82,10 +90,13 @@ type groupCall struct {
 // ended its run to break a deadlock or a serialization conflict.
 const maxRetries = 3
 
-func newGroup(db *sql.DB, dialect Dialect) *group {
+// newGroup starts the committer. own is its pool of one connection on
+// PostgreSQL, and nil on SQLite, where transactions begin on db.
+func newGroup(db *sql.DB, dialect Dialect, own *sql.DB) *group {
 	g := &group{
 		sql:     db,
 		dialect: dialect,
+		own:     own,
 		wake:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 	}
@@ -94,7 +105,7 @@ func newGroup(db *sql.DB, dialect Dialect) *group {
 }
 
 // run hands fn to the committer and waits for its group to end.
-func (g *group) run(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (g *group) run(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("wait for a %s transaction: %w", g.dialect, err)
 	}
@@ -112,7 +123,7 @@ func (g *group) run(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 
 	// fn may be running: wait for it even if ctx ends, because it uses the
-	// caller's variables. Its statements use ctx, so they stop early, and a
+	// caller's variables, and because its work commits with the group. A
 	// call whose ctx has ended before its turn is skipped.
 	<-call.done
 	if call.panicked {
@@ -161,6 +172,7 @@ func (g *group) take(batch []*groupCall) ([]*groupCall, bool) {
 
 func (g *group) commitLoop() {
 	defer close(g.stopped)
+	defer g.closeConn()
 	batch := make([]*groupCall, 0, maxGroup)
 	for {
 		var open bool
@@ -175,6 +187,7 @@ func (g *group) commitLoop() {
 
 		g.calls.Add(uint64(len(batch)))
 		g.careful = g.runGroup(batch)
+		g.dropBrokenConn()
 		var again []*groupCall
 		for i, call := range batch {
 			if call.requeue {
@@ -232,9 +245,9 @@ func (g *group) runAlone(call *groupCall) (failed bool) {
 	// The transaction is the committer's: a caller whose context ends must
 	// not roll back the others' work.
 	ctx := context.Background()
-	tx, err := g.sql.BeginTx(ctx, nil)
+	tx, err := g.beginTx(ctx)
 	if err != nil {
-		call.err = fmt.Errorf("begin %s transaction: %w", g.dialect, err)
+		call.err = err
 		return false
 	}
 	if call.err = call.ctx.Err(); call.err != nil {
@@ -277,9 +290,9 @@ func (g *group) runSavepointTx(batch []*groupCall) (failed bool) {
 	g.savepointGroups.Add(1)
 
 	ctx := context.Background()
-	tx, err := g.sql.BeginTx(ctx, nil)
+	tx, err := g.beginTx(ctx)
 	if err != nil {
-		g.failAll(batch, fmt.Errorf("begin %s transaction: %w", g.dialect, err))
+		g.failAll(batch, err)
 		return false
 	}
 
@@ -370,5 +383,5 @@ func (g *group) call(call *groupCall, tx *sql.Tx) (err error) {
 			err = fmt.Errorf("transaction function panicked: %v", v)
 		}
 	}()
-	return call.fn(tx)
+	return call.fn(context.WithoutCancel(call.ctx), tx)
 }

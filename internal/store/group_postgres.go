@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"slices"
 
@@ -20,14 +21,14 @@ import (
 // than once).
 func (g *group) runWithoutSavepoints(batch []*groupCall) (failed bool) {
 	ctx := context.Background()
-	open, err := g.begin(ctx)
+	tx, err := g.beginTx(ctx)
 	if err != nil {
 		g.failAll(batch, err)
 		return false
 	}
-	if pgTxStatus(open.conn) != pgInTx {
+	if pgTxStatus(g.conn) != pgInTx {
 		// The status cannot be read (not the pgx driver): savepoints it is.
-		open.rollback()
+		tx.Rollback()
 		if len(batch) == 1 {
 			return g.runAlone(batch[0])
 		}
@@ -39,15 +40,15 @@ func (g *group) runWithoutSavepoints(batch []*groupCall) (failed bool) {
 		if call.err = call.ctx.Err(); call.err != nil {
 			continue
 		}
-		call.err = g.call(call, open.tx)
-		if call.err == nil && pgTxStatus(open.conn) != pgInTx {
+		call.err = g.call(call, tx)
+		if call.err == nil && pgTxStatus(g.conn) != pgInTx {
 			call.err = fmt.Errorf("a statement failed in a %s transaction function that returned nil; its work is rolled back: return the statement's error", g.dialect)
 		}
 		if call.err == nil {
 			continue
 		}
 
-		open.rollback()
+		tx.Rollback()
 		g.retryIfConflict(call)
 		others := slices.Delete(slices.Clone(batch), i, i+1)
 		switch len(others) {
@@ -60,44 +61,86 @@ func (g *group) runWithoutSavepoints(batch []*groupCall) (failed bool) {
 		return true
 	}
 
-	err = open.tx.Commit()
-	open.conn.Close()
-	if err != nil {
+	if err := tx.Commit(); err != nil {
 		g.failAll(batch, fmt.Errorf("commit %s transaction: %w", g.dialect, err))
 	}
 	return false
 }
 
-// connTx is a transaction on a connection of its own, whose transaction
-// status pgTxStatus reads.
-type connTx struct {
-	conn *sql.Conn
-	tx   *sql.Tx
-}
-
-// rollback ends the transaction and returns the connection to the pool.
-func (c *connTx) rollback() {
-	c.tx.Rollback()
-	c.conn.Close()
-}
-
-// begin begins a transaction on a connection of its own.
-func (g *group) begin(ctx context.Context) (*connTx, error) {
-	conn, err := g.sql.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("begin %s transaction: %w", g.dialect, err)
+// beginTx begins a transaction: on PostgreSQL on the committer's own
+// connection, on SQLite on the pool's one connection.
+func (g *group) beginTx(ctx context.Context) (*sql.Tx, error) {
+	if g.own == nil {
+		tx, err := g.sql.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("begin %s transaction: %w", g.dialect, err)
+		}
+		return tx, nil
 	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("begin %s transaction: %w", g.dialect, err)
+
+	// A connection that broke while idle (the server restarted, or ended
+	// the session) fails its BEGIN. One new connection gets a second try,
+	// so that the calls of the group do not fail for it.
+	for attempt := 1; ; attempt++ {
+		if g.conn == nil {
+			conn, err := g.own.Conn(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("connect the %s committer: %w", g.dialect, err)
+			}
+			g.conn = conn
+		}
+		tx, err := g.conn.BeginTx(ctx, nil)
+		if err == nil {
+			return tx, nil
+		}
+		if !g.dropBrokenConn() || attempt == 2 {
+			return nil, fmt.Errorf("begin %s transaction: %w", g.dialect, err)
+		}
 	}
-	return &connTx{conn: conn, tx: tx}, nil
 }
 
-// pgInTx is the transaction status of a PostgreSQL session inside a
-// transaction block that has not failed.
-const pgInTx = 'T'
+// dropBrokenConn closes the committer's connection when it is closed or
+// still inside a transaction, so that the next group takes a new one from
+// g.own. It reports whether it dropped the connection.
+func (g *group) dropBrokenConn() bool {
+	if g.conn == nil {
+		return false
+	}
+	err := g.conn.Raw(func(driverConn any) error {
+		c, ok := driverConn.(interface{ Conn() *pgx.Conn })
+		if !ok {
+			return nil
+		}
+		if c.Conn().IsClosed() || c.Conn().PgConn().TxStatus() != pgIdle {
+			// Closed here, because the pool would hand a connection
+			// still inside a transaction out again.
+			c.Conn().Close(context.Background())
+			return driver.ErrBadConn
+		}
+		return nil
+	})
+	if err == nil {
+		return false
+	}
+	g.closeConn()
+	return true
+}
+
+// closeConn hands the committer's connection back to g.own, which keeps it
+// unless pgx reports it closed.
+func (g *group) closeConn() {
+	if g.conn != nil {
+		g.conn.Close()
+		g.conn = nil
+	}
+}
+
+// Transaction statuses of a PostgreSQL session: pgIdle outside a
+// transaction block, pgInTx inside one that has not failed.
+const (
+	pgIdle = 'I'
+	pgInTx = 'T'
+)
 
 // pgTxStatus returns the transaction status in the server's last
 // ReadyForQuery message on conn: 'I' idle, 'T' in a transaction, 'E' in a

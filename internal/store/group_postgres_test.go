@@ -45,7 +45,7 @@ func holdCommitter(t *testing.T, db *store.DB) *heldGroup {
 	entered := make(chan struct{})
 	var once sync.Once
 	go func() {
-		h.held <- db.InTx(context.Background(), func(*sql.Tx) error {
+		h.held <- db.InTx(context.Background(), func(context.Context, *sql.Tx) error {
 			once.Do(func() { close(entered) })
 			<-h.release
 			return nil
@@ -61,7 +61,13 @@ func holdCommitter(t *testing.T, db *store.DB) *heldGroup {
 
 // queue starts fn as an InTx call and waits until it is in the committer's
 // queue, behind the calls queued before it.
-func (h *heldGroup) queue(fn func(tx *sql.Tx) error) {
+func (h *heldGroup) queue(fn func(_ context.Context, tx *sql.Tx) error) {
+	h.t.Helper()
+	h.queueWithContext(context.Background(), fn)
+}
+
+// queueWithContext is queue with ctx as the context of the InTx call.
+func (h *heldGroup) queueWithContext(ctx context.Context, fn func(_ context.Context, tx *sql.Tx) error) {
 	h.t.Helper()
 	out := make(chan callResult, 1)
 	h.results = append(h.results, out)
@@ -71,7 +77,7 @@ func (h *heldGroup) queue(fn func(tx *sql.Tx) error) {
 			r.panicked = recover()
 			out <- r
 		}()
-		r.err = h.db.InTx(context.Background(), fn)
+		r.err = h.db.InTx(ctx, fn)
 	}()
 	deadline := time.Now().Add(queueWait)
 	for h.db.PendingCalls() < len(h.results) {
@@ -124,8 +130,8 @@ func probeIDs(t *testing.T, db *store.DB, name string) []int64 {
 }
 
 // insertProbe returns a call that inserts id into table and counts its runs.
-func insertProbe(table string, id int64, runs *atomic.Int32) func(tx *sql.Tx) error {
-	return func(tx *sql.Tx) error {
+func insertProbe(table string, id int64, runs *atomic.Int32) func(_ context.Context, tx *sql.Tx) error {
+	return func(_ context.Context, tx *sql.Tx) error {
 		runs.Add(1)
 		_, err := tx.ExecContext(context.Background(), "INSERT INTO "+table+" (id) VALUES ($1)", id)
 		return err
@@ -143,7 +149,7 @@ func TestGroupWithoutSavepoints(t *testing.T) {
 	h := holdCommitter(t, db)
 	xids := make([]string, 5)
 	for i := range xids {
-		h.queue(func(tx *sql.Tx) error {
+		h.queue(func(_ context.Context, tx *sql.Tx) error {
 			if err := tx.QueryRowContext(context.Background(), "SELECT pg_current_xact_id()::text").Scan(&xids[i]); err != nil {
 				return err
 			}
@@ -181,13 +187,13 @@ func TestGroupWithoutSavepointsFailure(t *testing.T) {
 
 	failures := []struct {
 		name  string
-		fn    func(table string, id int64) func(tx *sql.Tx) error
+		fn    func(table string, id int64) func(_ context.Context, tx *sql.Tx) error
 		check func(r callResult) error
 	}{
 		{
 			name: "returned error",
-			fn: func(table string, id int64) func(tx *sql.Tx) error {
-				return func(tx *sql.Tx) error {
+			fn: func(table string, id int64) func(_ context.Context, tx *sql.Tx) error {
+				return func(_ context.Context, tx *sql.Tx) error {
 					if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" (id) VALUES ($1)", id); err != nil {
 						return err
 					}
@@ -203,8 +209,8 @@ func TestGroupWithoutSavepointsFailure(t *testing.T) {
 		},
 		{
 			name: "statement error",
-			fn: func(table string, id int64) func(tx *sql.Tx) error {
-				return func(tx *sql.Tx) error {
+			fn: func(table string, id int64) func(_ context.Context, tx *sql.Tx) error {
+				return func(_ context.Context, tx *sql.Tx) error {
 					if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" (id) VALUES ($1)", id); err != nil {
 						return err
 					}
@@ -221,8 +227,8 @@ func TestGroupWithoutSavepointsFailure(t *testing.T) {
 		},
 		{
 			name: "swallowed statement error",
-			fn: func(table string, id int64) func(tx *sql.Tx) error {
-				return func(tx *sql.Tx) error {
+			fn: func(table string, id int64) func(_ context.Context, tx *sql.Tx) error {
+				return func(_ context.Context, tx *sql.Tx) error {
 					if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" (id) VALUES ($1)", id); err != nil {
 						return err
 					}
@@ -239,8 +245,8 @@ func TestGroupWithoutSavepointsFailure(t *testing.T) {
 		},
 		{
 			name: "panic",
-			fn: func(table string, id int64) func(tx *sql.Tx) error {
-				return func(tx *sql.Tx) error {
+			fn: func(table string, id int64) func(_ context.Context, tx *sql.Tx) error {
+				return func(_ context.Context, tx *sql.Tx) error {
 					if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" (id) VALUES ($1)", id); err != nil {
 						return err
 					}
@@ -332,12 +338,12 @@ func TestGroupAfterFailureUsesSavepoints(t *testing.T) {
 	// group 2 is queued. The held call runs in the savepoint transaction
 	// that reruns the rest of group 1.
 	h1 := holdCommitter(t, db)
-	h1.queue(func(*sql.Tx) error { return errors.New("this call fails on purpose") })
+	h1.queue(func(context.Context, *sql.Tx) error { return errors.New("this call fails on purpose") })
 	h1.queue(insertProbe("careful_probe", 1, &runs))
 	h2 := &heldGroup{t: t, db: db, release: make(chan struct{}), held: make(chan error, 1)}
 	entered := make(chan struct{})
 	var once sync.Once
-	h1.queue(func(*sql.Tx) error {
+	h1.queue(func(context.Context, *sql.Tx) error {
 		once.Do(func() { close(entered) })
 		<-h2.release
 		return nil
@@ -394,11 +400,11 @@ func TestGroupSavepointTransactionSize(t *testing.T) {
 	// A failing call makes the next group run with savepoints; the call
 	// after it holds the committer while that group is queued.
 	h1 := holdCommitter(t, db)
-	h1.queue(func(*sql.Tx) error { return errors.New("this call fails on purpose") })
+	h1.queue(func(context.Context, *sql.Tx) error { return errors.New("this call fails on purpose") })
 	h2 := &heldGroup{t: t, db: db, release: make(chan struct{}), held: make(chan error, 1)}
 	entered := make(chan struct{})
 	var once sync.Once
-	h1.queue(func(*sql.Tx) error {
+	h1.queue(func(context.Context, *sql.Tx) error {
 		once.Do(func() { close(entered) })
 		<-h2.release
 		return nil
@@ -410,7 +416,7 @@ func TestGroupSavepointTransactionSize(t *testing.T) {
 	const calls = 100
 	xids := make([]string, calls)
 	for i := range calls {
-		h2.queue(func(tx *sql.Tx) error {
+		h2.queue(func(_ context.Context, tx *sql.Tx) error {
 			if err := tx.QueryRowContext(context.Background(), "SELECT pg_current_xact_id()::text").Scan(&xids[i]); err != nil {
 				return err
 			}
@@ -476,7 +482,7 @@ func TestGroupWithoutSavepointsDeadlock(t *testing.T) {
 	var bOnce sync.Once
 	bDone := make(chan error, 1)
 	go func() {
-		bDone <- b.InTx(ctx, func(tx *sql.Tx) error {
+		bDone <- b.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, update, 2); err != nil {
 				return err
 			}
@@ -493,7 +499,7 @@ func TestGroupWithoutSavepointsDeadlock(t *testing.T) {
 	var runsBefore, runsVictim, runsAfter atomic.Int32
 	h := holdCommitter(t, a)
 	h.queue(insertProbe("deadlock_rows_probe", 1, &runsBefore))
-	h.queue(func(tx *sql.Tx) error {
+	h.queue(func(_ context.Context, tx *sql.Tx) error {
 		runsVictim.Add(1)
 		if _, err := tx.ExecContext(ctx, update, 1); err != nil {
 			return err
@@ -551,4 +557,129 @@ func TestGroupWithoutSavepointsDeadlock(t *testing.T) {
 	if total != 4 {
 		t.Errorf("sum of updates %d, want 4: each process's two updates committed once", total)
 	}
+}
+
+// committerPID returns the server process id of the connection that runs
+// InTx calls.
+func committerPID(t *testing.T, db *store.DB) int64 {
+	t.Helper()
+	var pid int64
+	err := db.InTx(context.Background(), func(_ context.Context, tx *sql.Tx) error {
+		return tx.QueryRowContext(context.Background(), "SELECT pg_backend_pid()").Scan(&pid)
+	})
+	if err != nil {
+		t.Fatalf("read the committer's backend pid: %v", err)
+	}
+	return pid
+}
+
+// TestGroupKeepsItsConnection checks that group commit on PostgreSQL runs
+// every group on one connection of its own, which readers holding every
+// pooled connection do not take.
+func TestGroupKeepsItsConnection(t *testing.T) {
+	db := storetest.Open(t, store.Postgres)
+	ctx := context.Background()
+	first := committerPID(t, db)
+
+	// Hold as many pooled connections as there may be idle ones, so that
+	// a committer drawing from the pool would have to open a new one.
+	var held []*sql.Conn
+	for range 4 {
+		conn, err := db.SQL.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pid int64
+		if err := conn.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		if pid == first {
+			t.Errorf("pooled connection %d is the committer's (backend %d)", len(held)+1, pid)
+		}
+		held = append(held, conn)
+	}
+	defer func() {
+		for _, conn := range held {
+			conn.Close()
+		}
+	}()
+
+	for i := range 3 {
+		if got := committerPID(t, db); got != first {
+			t.Errorf("group %d ran on backend %d, want the committer's %d", i+2, got, first)
+		}
+	}
+}
+
+// terminateBackend ends the server process pid, as a server restart or
+// an administrator would, and waits until it has exited.
+func terminateBackend(t *testing.T, db *store.DB, pid int64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.SQL.ExecContext(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
+		t.Fatalf("terminate backend %d: %v", pid, err)
+	}
+	deadline := time.Now().Add(queueWait)
+	for {
+		var n int
+		if err := db.SQL.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backend %d still runs after pg_terminate_backend", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestGroupReconnects checks that the committer replaces a connection
+// that the server closed: while idle between groups, which costs no
+// call an error, and during a call, which fails only that call.
+func TestGroupReconnects(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("idle", func(t *testing.T) {
+		db := storetest.Open(t, store.Postgres)
+		first := committerPID(t, db)
+		terminateBackend(t, db, first)
+
+		probeTable(t, db, "reconnect_idle_probe")
+		var runs atomic.Int32
+		if err := db.InTx(ctx, insertProbe("reconnect_idle_probe", 1, &runs)); err != nil {
+			t.Fatalf("first call after the connection closed: %v", err)
+		}
+		if got := probeIDs(t, db, "reconnect_idle_probe"); fmt.Sprint(got) != "[1]" {
+			t.Errorf("committed ids %v, want [1]", got)
+		}
+		if got := committerPID(t, db); got == first {
+			t.Errorf("committer still on backend %d, which was terminated", got)
+		}
+	})
+
+	t.Run("during a call", func(t *testing.T) {
+		db := storetest.Open(t, store.Postgres)
+		first := committerPID(t, db)
+		err := db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, "SELECT pg_terminate_backend(pg_backend_pid())")
+			return err
+		})
+		if err == nil {
+			t.Fatal("the call whose session ended returned nil")
+		}
+
+		probeTable(t, db, "reconnect_call_probe")
+		var runs atomic.Int32
+		if err := db.InTx(ctx, insertProbe("reconnect_call_probe", 1, &runs)); err != nil {
+			t.Fatalf("next call: %v", err)
+		}
+		if got := probeIDs(t, db, "reconnect_call_probe"); fmt.Sprint(got) != "[1]" {
+			t.Errorf("committed ids %v, want [1]", got)
+		}
+		if got := committerPID(t, db); got == first {
+			t.Errorf("committer still on backend %d, which was terminated", got)
+		}
+	})
 }

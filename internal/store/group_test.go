@@ -46,7 +46,7 @@ func TestGroupCommit(t *testing.T) {
 						cancel()
 						callCtx = c
 					}
-					results[i].err = db.InTx(callCtx, func(tx *sql.Tx) error {
+					results[i].err = db.InTx(callCtx, func(_ context.Context, tx *sql.Tx) error {
 						if _, err := tx.ExecContext(callCtx, db.Rebind("INSERT INTO group_probe (id, note) VALUES (?, ?)"), i, fmt.Sprint("call ", i)); err != nil {
 							return err
 						}
@@ -124,7 +124,7 @@ func TestGroupCommitVisibleToReaders(t *testing.T) {
 				t.Fatalf("create table: %v", err)
 			}
 			for i := range 50 {
-				if err := db.InTx(ctx, func(tx *sql.Tx) error {
+				if err := db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 					_, err := tx.ExecContext(ctx, db.Rebind("INSERT INTO group_seen (id) VALUES (?)"), i)
 					return err
 				}); err != nil {
@@ -159,7 +159,7 @@ func TestInTxAfterClose(t *testing.T) {
 	db.Close()
 
 	done := make(chan error, 1)
-	go func() { done <- db.InTx(context.Background(), func(*sql.Tx) error { return nil }) }()
+	go func() { done <- db.InTx(context.Background(), func(context.Context, *sql.Tx) error { return nil }) }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, store.ErrClosed) {
@@ -238,7 +238,7 @@ func TestGroupCommitRetriesDeadlock(t *testing.T) {
 	barrier.Add(2)
 	var passed [2]sync.Once
 	lockBoth := func(db *store.DB, side int, first, second int) error {
-		return db.InTx(ctx, func(tx *sql.Tx) error {
+		return db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, "UPDATE deadlock_probe SET n = n + 1 WHERE id = $1", first); err != nil {
 				return err
 			}
@@ -272,4 +272,81 @@ func TestGroupCommitRetriesDeadlock(t *testing.T) {
 	if total != 4 {
 		t.Errorf("sum of updates %d, want 4: each call's two updates committed once", total)
 	}
+}
+
+// TestInTxCancelAfterStart cancels the caller's context while its call
+// runs in a group, before a statement and during one. The call's work
+// must still commit, and so must the work of the call grouped with it,
+// because a client that hangs up must not roll back a write the gateway
+// has begun. On PostgreSQL the committer must keep its connection.
+func TestInTxCancelAfterStart(t *testing.T) {
+	tests := []struct {
+		name    string
+		dialect store.Dialect
+		// run cancels the caller's context at some point and then runs a
+		// statement on ctx, the context that InTx passes to the call.
+		run func(ctx context.Context, tx *sql.Tx, cancel context.CancelFunc) error
+	}{
+		{"sqlite before a statement", store.SQLite, cancelBeforeStatement},
+		{"postgres before a statement", store.Postgres, cancelBeforeStatement},
+		{"postgres during a statement", store.Postgres, func(ctx context.Context, tx *sql.Tx, cancel context.CancelFunc) error {
+			// The sleep outlasts the timer by far; a cancelled statement
+			// fails with "canceling statement due to user request".
+			timer := time.AfterFunc(50*time.Millisecond, cancel)
+			defer timer.Stop()
+			_, err := tx.ExecContext(ctx, "SELECT pg_sleep(0.5)")
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := storetest.Open(t, tt.dialect)
+			probeTable(t, db, "cancel_probe")
+			var pid int64
+			if tt.dialect == store.Postgres {
+				pid = committerPID(t, db)
+			}
+
+			h := holdCommitter(t, db)
+			callCtx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			h.queueWithContext(callCtx, func(ctx context.Context, tx *sql.Tx) error {
+				if err := tt.run(ctx, tx, cancel); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, db.Rebind("INSERT INTO cancel_probe (id) VALUES (?)"), 1)
+				return err
+			})
+			h.queue(func(ctx context.Context, tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, db.Rebind("INSERT INTO cancel_probe (id) VALUES (?)"), 2)
+				return err
+			})
+
+			results := h.run()
+			if r := results[0]; r.err != nil || r.panicked != nil {
+				t.Errorf("cancelled call: err %v, panic %v; want nil, because its work commits", r.err, r.panicked)
+			}
+			if r := results[1]; r.err != nil || r.panicked != nil {
+				t.Errorf("call grouped with the cancelled one: err %v, panic %v", r.err, r.panicked)
+			}
+			if callCtx.Err() == nil {
+				t.Error("the call never cancelled its context")
+			}
+			if got := probeIDs(t, db, "cancel_probe"); fmt.Sprint(got) != "[1 2]" {
+				t.Errorf("committed ids %v, want [1 2]", got)
+			}
+			if tt.dialect == store.Postgres {
+				if got := committerPID(t, db); got != pid {
+					t.Errorf("committer on backend %d after the cancel, want %d", got, pid)
+				}
+			}
+		})
+	}
+}
+
+// cancelBeforeStatement cancels the caller's context before the call's
+// first statement.
+func cancelBeforeStatement(ctx context.Context, tx *sql.Tx, cancel context.CancelFunc) error {
+	cancel()
+	return nil
 }

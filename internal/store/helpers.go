@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -45,6 +47,13 @@ func (db *DB) ForUpdate() string {
 // otherwise it rolls back fn's work and returns fn's error. A nil return
 // means the work is committed.
 //
+// fn gets ctx without its cancellation and deadline, and its statements
+// must use that context. Once fn has started, the end of ctx (a client
+// that hung up, a request timeout) stops neither fn nor the commit. On
+// PostgreSQL a statement cancelled mid-run would end the transaction,
+// and the group's other calls with it, or break the committer's
+// connection. A call whose ctx ends before fn starts returns ctx's error.
+//
 // With group commit (the default, see group), fn runs in a transaction
 // shared with other callers, on the committer's goroutine. So fn must do
 // database work only: no network call, no long wait, and no InTx of its
@@ -55,15 +64,19 @@ func (db *DB) ForUpdate() string {
 // transaction. When PostgreSQL ends fn's statements to break a deadlock
 // with another process (see IsConflict), fn runs again, up to 3 times, in
 // a later group.
-func (db *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if db.group != nil {
 		return db.group.run(ctx, fn)
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("begin %s transaction: %w", db.Dialect, err)
+	}
+	ctx = context.WithoutCancel(ctx)
 	tx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin %s transaction: %w", db.Dialect, err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -109,6 +122,28 @@ func (db *DB) GroupStats() (groups, calls uint64) {
 	return db.group.groups.Load(), db.group.calls.Load()
 }
 
+// CommitterStatements returns how many statements the group committer has
+// sent to PostgreSQL since Open, BEGIN and COMMIT included. Each is one
+// round trip to the server on the committer's connection, plus one more
+// the first time the connection sends a statement text, which pgx then
+// prepares. It is 0 on SQLite.
+func (db *DB) CommitterStatements() uint64 {
+	if db.committerStatements == nil {
+		return 0
+	}
+	return db.committerStatements.n.Load()
+}
+
+// statementCounter is a pgx tracer that counts the statements sent.
+type statementCounter struct{ n atomic.Uint64 }
+
+func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
 // ExecOne runs one write statement on its own and returns the number of
 // rows it changed. One statement is atomic by itself, so it needs no
 // transaction of its own. On SQLite it joins group commit, which saves a
@@ -123,7 +158,7 @@ func (db *DB) ExecOne(ctx context.Context, query string, args ...any) (int64, er
 		return res.RowsAffected()
 	}
 	var n int64
-	err := db.InTx(ctx, func(tx *sql.Tx) error {
+	err := db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err

@@ -34,7 +34,7 @@ func TestInTxAndUniqueViolation(t *testing.T) {
 
 			// A failing function rolls back.
 			errBoom := errors.New("boom")
-			err := db.InTx(ctx, func(tx *sql.Tx) error {
+			err := db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 				if _, err := tx.ExecContext(ctx, insert, "rolled-back", "x"); err != nil {
 					return err
 				}
@@ -45,7 +45,7 @@ func TestInTxAndUniqueViolation(t *testing.T) {
 			}
 
 			// A succeeding function commits.
-			err = db.InTx(ctx, func(tx *sql.Tx) error {
+			err = db.InTx(ctx, func(_ context.Context, tx *sql.Tx) error {
 				_, err := tx.ExecContext(ctx, insert, "kept", "x")
 				return err
 			})

@@ -37,7 +37,7 @@ func (s *Service) CreateCompany(ctx context.Context, name, key string) (Company,
 	c := Company{ID: id, Name: name, CreatedAt: store.TimeFromUnixNanos(store.UnixNanos(now))}
 	digest := KeyDigest(key)
 
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, s.db.Rebind("SELECT count(*) FROM companies WHERE name = ?"), name).Scan(&n); err != nil {
 			return fmt.Errorf("create company %q: %w", name, err)

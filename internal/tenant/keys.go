@@ -24,7 +24,7 @@ func (s *Service) RotateKey(ctx context.Context, nameOrID string) (Key, string, 
 	}
 
 	var k Key
-	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
+	err = s.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// Lock the company row, so that two rotations on two replicas do
 		// not both see one valid key and leave three.
 		c, err := s.findCompany(ctx, tx, nameOrID, true)
