@@ -75,6 +75,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	proxies, _ := cfg.Proxies()              // checked by Load
 	memoryLimit, _ := cfg.MemoryLimitBytes() // checked by Load
 	applyMemoryLimit(memoryLimit, logger)
+	applyGCPercent(cfg.GCPercent, c.getenv("GOGC"), logger)
 
 	stores := storeFlags{
 		dataDir: cfg.DataDir, databaseURL: cfg.DatabaseURL, masterKeyFile: cfg.MasterKeyFile,
@@ -130,6 +131,19 @@ func applyMemoryLimit(limit int64, logger *slog.Logger) {
 	}
 	debug.SetMemoryLimit(limit)
 	logger.Info("Go memory limit set from memory_limit", "memory_limit_bytes", limit)
+}
+
+// applyGCPercent sets the garbage collector's target percentage: configured
+// (gc_percent) when above 0, otherwise config.DefaultGCPercent unless the
+// GOGC variable set one, which then stays as the runtime read it.
+func applyGCPercent(configured int, gogc string, logger *slog.Logger) {
+	switch {
+	case configured > 0:
+		debug.SetGCPercent(configured)
+		logger.Info("Go GC percentage set from gc_percent", "gc_percent", configured)
+	case gogc == "":
+		debug.SetGCPercent(config.DefaultGCPercent)
+	}
 }
 
 // serverMailConfig resolves the server relay's password when it is a secret
