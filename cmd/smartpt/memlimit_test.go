@@ -31,3 +31,31 @@ func TestApplyMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyGCPercent(t *testing.T) {
+	saved := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(saved) })
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	tests := []struct {
+		name       string
+		configured int
+		gogc       string
+		want       int
+	}{
+		{"default", 0, "", 50},
+		{"gc_percent", 80, "", 80},
+		{"gc_percent over GOGC", 80, "200", 80},
+		{"GOGC kept", 0, "200", 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// 100 stands for whatever GOGC made the runtime start with.
+			debug.SetGCPercent(100)
+			applyGCPercent(tt.configured, tt.gogc, logger)
+			if got := debug.SetGCPercent(100); got != tt.want {
+				t.Errorf("GC percent = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

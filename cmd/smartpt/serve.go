@@ -18,6 +18,7 @@ import (
 	"github.com/smartpt/smartpt/internal/action"
 	"github.com/smartpt/smartpt/internal/api"
 	"github.com/smartpt/smartpt/internal/config"
+	"github.com/smartpt/smartpt/internal/exepages"
 	"github.com/smartpt/smartpt/internal/notify/email"
 	"github.com/smartpt/smartpt/internal/secret"
 	"github.com/smartpt/smartpt/internal/store"
@@ -74,6 +75,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	proxies, _ := cfg.Proxies()              // checked by Load
 	memoryLimit, _ := cfg.MemoryLimitBytes() // checked by Load
 	applyMemoryLimit(memoryLimit, logger)
+	applyGCPercent(cfg.GCPercent, c.getenv("GOGC"), logger)
 
 	stores := storeFlags{
 		dataDir: cfg.DataDir, databaseURL: cfg.DatabaseURL, masterKeyFile: cfg.MasterKeyFile,
@@ -130,6 +132,19 @@ func applyMemoryLimit(limit int64, logger *slog.Logger) {
 	}
 	debug.SetMemoryLimit(limit)
 	logger.Info("Go memory limit set from memory_limit", "memory_limit_bytes", limit)
+}
+
+// applyGCPercent sets the garbage collector's target percentage: configured
+// (gc_percent) when above 0, otherwise config.DefaultGCPercent unless the
+// GOGC variable set one, which then stays as the runtime read it.
+func applyGCPercent(configured int, gogc string, logger *slog.Logger) {
+	switch {
+	case configured > 0:
+		debug.SetGCPercent(configured)
+		logger.Info("Go GC percentage set from gc_percent", "gc_percent", configured)
+	case gogc == "":
+		debug.SetGCPercent(config.DefaultGCPercent)
+	}
 }
 
 // serverMailConfig resolves the server relay's password when it is a secret
@@ -260,6 +275,7 @@ func runServer(ctx context.Context, a *app, ln net.Listener, opts serverOptions)
 		served <- srv.Serve(ln)
 	}()
 	logger.Info("serving the SmartPT API", "url", baseURL, "store", a.db.Dialect)
+	releaseStartupPages(logger)
 	if opts.listening != nil {
 		opts.listening(baseURL)
 	}
@@ -281,6 +297,20 @@ func runServer(ctx context.Context, a *app, ln net.Listener, opts serverOptions)
 	}
 	logger.Info("API server stopped")
 	return nil
+}
+
+// releaseStartupPages drops the mappings of the binary's code and
+// read-only data once start-up is over (package exepages), so that the pages
+// only start-up touched leave the RSS: about 4 MiB of the peak at 1,000
+// connections (docs/BENCHMARKS.md, section 22). A failure costs only that
+// memory, so it is logged and the server goes on.
+func releaseStartupPages(logger *slog.Logger) {
+	released, err := exepages.Release()
+	if err != nil {
+		logger.Warn("could not drop the start-up pages of the binary; the server goes on with them resident", "error", err)
+		return
+	}
+	logger.Debug("dropped the mappings of the binary's start-up pages", "bytes", released)
 }
 
 // isLoopback reports whether addr is a TCP address on the loopback

@@ -199,9 +199,13 @@ func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 // DefaultMaxConcurrentActions is the default of
-// Config.MaxConcurrentActions. It keeps both cores of a small server busy
-// with vendors that respond within milliseconds, and allows 256 vendor
-// calls in flight when they take longer, at most vendor_max_conns_per_host
-// (default 64) of them to one vendor host. Vendors' own rate limits are far
-// below what that allows.
-const DefaultMaxConcurrentActions = 256
+// Config.MaxConcurrentActions. Each action in progress holds a goroutine
+// whose stack grows to 16 KiB in SQLite and the vendor client, beside its
+// engine state, while a waiting request holds only its connection's. 128
+// keeps both cores of a small server busy with vendors that respond within
+// milliseconds: at 1,000 connections it served as many status requests a
+// second as 256, with 3 MiB less peak RSS (docs/BENCHMARKS.md, section 22).
+// It also allows 128 vendor calls in flight when vendors are slow, at most
+// vendor_max_conns_per_host (default 64) of them to one vendor host.
+// Vendors' own rate limits are far below what that allows.
+const DefaultMaxConcurrentActions = 128

@@ -61,3 +61,48 @@ func TestMaxConcurrentActions(t *testing.T) {
 		t.Fatalf("after the slot freed: %d %s, want 200", third.Status, third.Raw)
 	}
 }
+
+// TestDefaultMaxConcurrentActions checks that a server without the setting
+// works on DefaultMaxConcurrentActions (128) actions at once: 128 requests
+// reach the engine together, and the next one gets 503.
+func TestDefaultMaxConcurrentActions(t *testing.T) {
+	const want = 128
+	exec := &blockingExecutor{fakeExecutor: newFakeExecutor(), entered: make(chan struct{}, want+1), release: make(chan struct{})}
+	h := newHarness(t, exec, func(c *Config) {
+		c.MaxConcurrentActions = 0
+		c.ActionTimeout = 300 * time.Millisecond
+	})
+	body := `{"action":"status","Email":"soc@example.com","agent_id":"001"}`
+
+	done := make(chan response, want)
+	for range want {
+		go func() { done <- h.post("/wazuh/agents", body) }()
+	}
+	for range want {
+		<-exec.entered
+	}
+
+	extraDone := make(chan response, 1)
+	go func() { extraDone <- h.post("/wazuh/agents", body) }()
+	var extra response
+	select {
+	case <-exec.entered:
+		close(exec.release)
+		t.Fatalf("request %d reached the engine, want it to wait for a slot", want+1)
+	case extra = <-extraDone:
+	}
+
+	if extra.Status != http.StatusServiceUnavailable {
+		t.Errorf("request %d: %d %s, want 503", want+1, extra.Status, extra.Raw)
+	}
+	if !strings.Contains(message(extra), "128 actions are in progress") {
+		t.Errorf("request %d: message %q, want it to name 128 actions in progress", want+1, message(extra))
+	}
+
+	close(exec.release)
+	for range want {
+		if r := <-done; r.Status != http.StatusOK {
+			t.Errorf("request in a slot: %d %s, want 200", r.Status, r.Raw)
+		}
+	}
+}

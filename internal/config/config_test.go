@@ -170,6 +170,54 @@ func TestLoadMemoryLimit(t *testing.T) {
 	}
 }
 
+func TestLoadGCPercent(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want int
+	}{
+		{"unset means the default", "data_dir: /x\n", nil, 0},
+		{"file", "data_dir: /x\ngc_percent: 80\n", nil, 80},
+		{"lowest", "data_dir: /x\ngc_percent: 10\n", nil, 10},
+		{"highest", "data_dir: /x\ngc_percent: 1000\n", nil, 1000},
+		{"environment over file", "data_dir: /x\ngc_percent: 80\n", map[string]string{"SMARTPT_GC_PERCENT": "200"}, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(writeFile(t, tt.file), env(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.GCPercent != tt.want {
+				t.Errorf("GCPercent = %d, want %d", cfg.GCPercent, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadGCPercentInvalid(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"below 10", "data_dir: /x\ngc_percent: 5\n", nil, "gc_percent 5 is out of range; use 10 to 1000"},
+		{"negative", "data_dir: /x\ngc_percent: -1\n", nil, "gc_percent -1 is out of range"},
+		{"above 1000", "data_dir: /x\ngc_percent: 1001\n", nil, "gc_percent 1001 is out of range"},
+		{"not a number", "data_dir: /x\n", map[string]string{"SMARTPT_GC_PERCENT": "off"}, `SMARTPT_GC_PERCENT "off" is not a whole number`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeFile(t, tt.file), env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Load error = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
 func TestLoadPostgreSQLMailDestination(t *testing.T) {
 	tests := []struct {
 		name string
