@@ -26,7 +26,7 @@ func TestLookupsUseTheirIndexes(t *testing.T) {
 	}{
 		{"unfinished by agent id", unfinishedQuery("agent_id"), "actions_unfinished_agent", 1},
 		{"unfinished by target", unfinishedQuery("target"), "actions_unfinished_target", 1},
-		{"unfinished of two kinds", unfinishedPairQuery, "actions_unfinished_agent", 1},
+		{"unfinished of two kinds", unfinishedPairQuery, "actions_unfinished_agent", 2},
 		{"tracked isolation", trackedIsolationQuery, "actions_containment", 1},
 		{"latest isolate or release", latestContainmentQuery, "actions_containment", 1},
 		{"late actions", lateActionsQuery, "actions_unfinished", 1},
