@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // maxGroup bounds the callers whose work shares one database transaction.
@@ -244,7 +245,8 @@ func (g *group) runAlone(call *groupCall) (failed bool) {
 
 	// The transaction is the committer's: a caller whose context ends must
 	// not roll back the others' work.
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), MaxWriteTime)
+	defer cancel()
 	tx, err := g.beginTx(ctx)
 	if err != nil {
 		call.err = err
@@ -289,7 +291,8 @@ func (g *group) runSavepointTx(batch []*groupCall) (failed bool) {
 	g.groups.Add(1)
 	g.savepointGroups.Add(1)
 
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), MaxWriteTime)
+	defer cancel()
 	tx, err := g.beginTx(ctx)
 	if err != nil {
 		g.failAll(batch, err)
@@ -383,5 +386,20 @@ func (g *group) call(call *groupCall, tx *sql.Tx) (err error) {
 			err = fmt.Errorf("transaction function panicked: %v", v)
 		}
 	}()
-	return call.fn(context.WithoutCancel(call.ctx), tx)
+	ctx, cancel := writeContext(call.ctx)
+	defer cancel()
+	return call.fn(ctx, tx)
+}
+
+// MaxWriteTime bounds a group transaction, and each write function in it,
+// once the callers' contexts no longer do. A database that stops responding
+// then fails the calls after this long, instead of holding the committer
+// and every caller waiting behind it for good.
+const MaxWriteTime = 30 * time.Second
+
+// writeContext returns the context of a started write: ctx's values
+// without its cancellation or deadline, so that a caller that goes away
+// cannot end the write halfway, and MaxWriteTime from now as its deadline.
+func writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), MaxWriteTime)
 }

@@ -20,7 +20,8 @@ import (
 // with savepoints, and runs at most twice (InTx warns that fn may run more
 // than once).
 func (g *group) runWithoutSavepoints(batch []*groupCall) (failed bool) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), MaxWriteTime)
+	defer cancel()
 	tx, err := g.beginTx(ctx)
 	if err != nil {
 		g.failAll(batch, err)

@@ -350,3 +350,46 @@ func cancelBeforeStatement(ctx context.Context, tx *sql.Tx, cancel context.Cance
 	cancel()
 	return nil
 }
+
+// TestInTxWriteDeadline checks the context that InTx passes to fn: the
+// caller's cancellation does not reach it, but MaxWriteTime bounds it, so
+// that a database that stops answering cannot hold a write for good. Both
+// with group commit and without.
+func TestInTxWriteDeadline(t *testing.T) {
+	for _, separate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("separate commits %t", separate), func(t *testing.T) {
+			db, err := store.Open(context.Background(), store.Options{DataDir: t.TempDir(), SeparateCommits: separate})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+
+			callCtx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			defer cancel()
+			start := time.Now()
+			err = db.InTx(callCtx, func(ctx context.Context, tx *sql.Tx) error {
+				cancel()
+				if ctx.Err() != nil {
+					t.Errorf("fn's context ended with its caller's: %v", ctx.Err())
+				}
+				// fn runs on the committer's goroutine, where t.Fatal
+				// cannot stop the test.
+				deadline, ok := ctx.Deadline()
+				if !ok {
+					t.Error("fn's context has no deadline")
+					return nil
+				}
+				if limit := time.Now().Add(store.MaxWriteTime); deadline.After(limit) {
+					t.Errorf("fn's deadline %v is after now + MaxWriteTime %v", deadline, limit)
+				}
+				if early := start.Add(store.MaxWriteTime / 2); deadline.Before(early) {
+					t.Errorf("fn's deadline %v is before start + MaxWriteTime/2 %v", deadline, early)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("InTx: %v", err)
+			}
+		})
+	}
+}

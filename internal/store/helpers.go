@@ -47,9 +47,11 @@ func (db *DB) ForUpdate() string {
 // otherwise it rolls back fn's work and returns fn's error. A nil return
 // means the work is committed.
 //
-// fn gets ctx without its cancellation and deadline, and its statements
-// must use that context. Once fn has started, the end of ctx (a client
-// that hung up, a request timeout) stops neither fn nor the commit. On
+// fn gets ctx without its cancellation and deadline, with a deadline of
+// MaxWriteTime instead, and its statements must use that context. Once fn
+// has started, the end of ctx (a client that hung up, a request timeout)
+// stops neither fn nor the commit; only a database that does not answer
+// within MaxWriteTime does. On
 // PostgreSQL a statement cancelled mid-run would end the transaction,
 // and the group's other calls with it, or break the committer's
 // connection. A call whose ctx ends before fn starts returns ctx's error.
@@ -71,7 +73,8 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("begin %s transaction: %w", db.Dialect, err)
 	}
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := writeContext(ctx)
+	defer cancel()
 	tx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin %s transaction: %w", db.Dialect, err)
