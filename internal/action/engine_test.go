@@ -1033,6 +1033,25 @@ func TestEngine_ReadHistoryFromRow(t *testing.T) {
 	})
 }
 
+// executeCounted executes req and returns its result and the statements
+// that the group committer sent for it. A status read of agent 001 runs
+// first, because the first write of a company reads its audit chain head
+// and the later ones remember it.
+func executeCounted(t *testing.T, h *harness, db *store.DB, req Request) (*Result, uint64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := h.e.Execute(ctx, statusReq("001")); err != nil {
+		t.Fatal(err)
+	}
+
+	before := db.CommitterStatements()
+	res, err := h.e.Execute(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, db.CommitterStatements() - before
+}
+
 // TestEngine_StatusReadRoundTrips checks what a status read stores, and
 // that on PostgreSQL its transaction sends three statements: BEGIN, one
 // for the action with its audit events, and COMMIT. Each
@@ -1041,18 +1060,7 @@ func TestEngine_StatusReadRoundTrips(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *store.DB) {
 		h, _ := setup(t, db, 2)
 		ctx := context.Background()
-
-		// The first read of a company reads its audit chain head; the
-		// next reads know it.
-		if _, err := h.e.Execute(ctx, statusReq("001")); err != nil {
-			t.Fatal(err)
-		}
-		before := db.CommitterStatements()
-		res, err := h.e.Execute(ctx, statusReq("002"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sent := db.CommitterStatements() - before
+		res, sent := executeCounted(t, h, db, statusReq("002"))
 
 		var state string
 		if err := db.SQL.QueryRowContext(ctx, db.Rebind("SELECT state FROM actions WHERE id = ?"), res.ActionID).Scan(&state); err != nil {
@@ -1134,18 +1142,7 @@ func TestEngine_IsolateRoundTrips(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *store.DB) {
 		h, _ := setup(t, db, 3)
 		ctx := context.Background()
-
-		// The first write of a company reads its audit chain head; the
-		// next ones know it.
-		if _, err := h.e.Execute(ctx, statusReq("001")); err != nil {
-			t.Fatal(err)
-		}
-		before := db.CommitterStatements()
-		res, err := h.e.Execute(ctx, isolateReq("002"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sent := db.CommitterStatements() - before
+		res, sent := executeCounted(t, h, db, isolateReq("002"))
 
 		if res.State != Confirmed {
 			t.Errorf("state %s, want %s", res.State, Confirmed)
