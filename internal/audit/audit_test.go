@@ -604,9 +604,9 @@ func TestAppendUpdatesHeadOnce(t *testing.T) {
 }
 
 // TestAppendManyWithTxRunsStatementsOnce appends with two statements of
-// the caller's own while the Log knows no chain head yet, knows the
-// current one, and remembers one that another Log made stale. Each
-// statement must run exactly once, a duplicate run would break the
+// the caller's own while the Log remembers no chain head yet, remembers
+// the current one, and remembers one that another Log made stale. Each
+// statement must run exactly once, because a second run would break the
 // primary key, and the chain must stay intact. On PostgreSQL an append
 // whose head is current must take one statement besides BEGIN and COMMIT.
 func TestAppendManyWithTxRunsStatementsOnce(t *testing.T) {

@@ -353,7 +353,7 @@ func cancelBeforeStatement(ctx context.Context, tx *sql.Tx, cancel context.Cance
 
 // TestInTxWriteDeadline checks the context that InTx passes to fn: the
 // caller's cancellation does not reach it, but MaxWriteTime bounds it, so
-// that a database that stops answering cannot hold a write for good. Both
+// that a database that stops responding cannot hold a write for good. Both
 // with group commit and without.
 func TestInTxWriteDeadline(t *testing.T) {
 	for _, separate := range []bool{false, true} {

@@ -50,7 +50,7 @@ func (db *DB) ForUpdate() string {
 // fn gets ctx without its cancellation and deadline, with a deadline of
 // MaxWriteTime instead, and its statements must use that context. Once fn
 // has started, the end of ctx (a client that hung up, a request timeout)
-// stops neither fn nor the commit; only a database that does not answer
+// stops neither fn nor the commit; only a database that does not respond
 // within MaxWriteTime does. On
 // PostgreSQL a statement cancelled mid-run would end the transaction,
 // and the group's other calls with it, or break the committer's

@@ -159,7 +159,7 @@ const authenticateQuery = `SELECT c.id, c.name, c.disabled, c.created_at, COALES
 
 // AuthenticateFor does what Authenticate does and reads, in the same
 // query, the revision of the company's integration for svc, which is what
-// IntegrationVersion returns. An action route knows its service before it
+// IntegrationVersion returns. An action route has its service before it
 // checks the key, so one query serves both.
 func (s *Service) AuthenticateFor(ctx context.Context, presented string, svc vendor.Service) (Company, Revision, error) {
 	if !IsKeyFormat(presented) {

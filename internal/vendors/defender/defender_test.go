@@ -435,10 +435,10 @@ func TestCheckThroughFactory(t *testing.T) {
 	wantVendorError(t, err, vendor.ErrMisconfigure, "")
 }
 
-// TestWriteWithoutTokenNotSent: when the token request fails after it
-// reached the login server (here the server drops the connection), the
-// isolate request was never sent, and the error sets NotSent, so that the
-// engine fails the action at once instead of holding it as possibly done.
+// TestWriteWithoutTokenNotSent: a token request can fail after it reached
+// the login server (here the server drops the connection). The isolate
+// request was then never sent, so the error sets NotSent, and the engine
+// fails the action at once instead of holding it as possibly done.
 func TestWriteWithoutTokenNotSent(t *testing.T) {
 	login := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, _, err := http.NewResponseController(w).Hijack()

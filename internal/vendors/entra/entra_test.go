@@ -525,10 +525,10 @@ func TestCertificateCredentials(t *testing.T) {
 	}
 }
 
-// TestBlockWithoutTokenNotSent: when the token request fails after it
-// reached the login server (here the server drops the connection), no
-// Graph request was sent, and the error sets NotSent, so that the engine
-// fails the action at once instead of holding it as possibly done.
+// TestBlockWithoutTokenNotSent: a token request can fail after it reached
+// the login server (here the server drops the connection). No Graph
+// request was then sent, so the error sets NotSent, and the engine fails
+// the action at once instead of holding it as possibly done.
 func TestBlockWithoutTokenNotSent(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sim := entrasim.New(entrasim.Config{Logger: logger})
