@@ -202,7 +202,7 @@ func (e *Engine) runEndpoint(ctx context.Context, req Request, cc *cachedClient)
 	// A cheap check before any vendor read: the same write on the same
 	// agent_id text is already unfinished.
 	if isWrite(req.Action) && !req.DryRun {
-		if r, err := e.unfinished(ctx, e.db.Read, req.CompanyID, req.Service, "target", req.Target, req.Action); err != nil {
+		if r, err := e.unfinished(e.db.ShortContext(ctx), e.db.Read, req.CompanyID, req.Service, "target", req.Target, req.Action); err != nil {
 			return nil, internalError(req.Action, err)
 		} else if r != nil {
 			if err := e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return e.supersedeQueued(ctx, tx, r, r) }); err != nil {
@@ -370,7 +370,7 @@ func (e *Engine) admit(ctx context.Context, req Request, r *row) (admission, err
 		return out, ae
 	case err != nil && store.IsUniqueViolation(err):
 		// Another replica stored the same write first.
-		same, rerr := e.unfinished(ctx, e.db.Read, r.CompanyID, r.Service, "agent_id", r.AgentID, r.Action)
+		same, rerr := e.unfinished(e.db.ShortContext(ctx), e.db.Read, r.CompanyID, r.Service, "agent_id", r.AgentID, r.Action)
 		if rerr == nil && same != nil {
 			return admission{result: dedupResult(same)}, nil
 		}
@@ -650,7 +650,7 @@ func (e *Engine) overlayIsolation(ctx context.Context, companyID string, svc ven
 		return nil
 	}
 	var act, state string
-	err := e.db.Read.QueryRowContext(ctx, e.db.Rebind(trackedIsolationQuery), companyID, string(svc), ep.AgentID).Scan(&act, &state)
+	err := e.db.Read.QueryRowContext(e.db.ShortContext(ctx), e.db.Rebind(trackedIsolationQuery), companyID, string(svc), ep.AgentID).Scan(&act, &state)
 	if errors.Is(err, sql.ErrNoRows) {
 		ep.Isolation = vendor.Unknown
 		return nil

@@ -61,7 +61,7 @@ func (e *Engine) ConfirmExternal(ctx context.Context, companyID string, svc vend
 	// a Wazuh action later, so an event dropped here would leave it to
 	// expire.
 	for range maxEventAttempts {
-		r, err := e.unfinished(ctx, e.db.Read, companyID, svc, "agent_id", agentID, act)
+		r, err := e.unfinished(e.db.ShortContext(ctx), e.db.Read, companyID, svc, "agent_id", agentID, act)
 		if err != nil {
 			return nil, &Error{Status: http.StatusInternalServerError, Message: "Internal Server Error: cannot read the action", Err: err}
 		}
@@ -93,7 +93,7 @@ const maxEventAttempts = 4
 // already final, for a repeated event, or a 404 *Error without one.
 func (e *Engine) latestContainment(ctx context.Context, companyID string, svc vendor.Service, agentID string, act vendor.ActionKind) (*Record, error) {
 	var id string
-	err := e.db.Read.QueryRowContext(ctx, e.db.Rebind(latestContainmentQuery), companyID, string(svc), agentID, string(act)).Scan(&id)
+	err := e.db.Read.QueryRowContext(e.db.ShortContext(ctx), e.db.Rebind(latestContainmentQuery), companyID, string(svc), agentID, string(act)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &Error{Status: http.StatusNotFound, Message: fmt.Sprintf("Not Found: no %s action on agent %s", act, quote(agentID))}
 	}

@@ -313,7 +313,7 @@ func (e *Engine) transitionTx(ctx context.Context, tx *sql.Tx, r *row, from Stat
 // history returns the events of action r, oldest first.
 func (e *Engine) history(ctx context.Context, r *row) ([]Event, error) {
 	id := r.ID
-	rows, err := e.db.Read.QueryContext(ctx, e.db.Rebind("SELECT time, state, detail FROM action_events WHERE action_id = ? ORDER BY seq"), id)
+	rows, err := e.db.Read.QueryContext(e.db.ShortContext(ctx), e.db.Rebind("SELECT time, state, detail FROM action_events WHERE action_id = ? ORDER BY seq"), id)
 	if err != nil {
 		return nil, fmt.Errorf("read history of action %s: %w", id, err)
 	}

@@ -386,6 +386,14 @@ func (g *group) call(call *groupCall, tx *sql.Tx) (err error) {
 			err = fmt.Errorf("transaction function panicked: %v", v)
 		}
 	}()
+	if g.dialect == SQLite {
+		// SQLite's statements wait on neither a network nor a lock (the
+		// transaction holds the write lock), so no deadline is needed,
+		// and a context that cannot end spares a goroutine per statement
+		// (see ShortContext). The group's transaction keeps its
+		// MaxWriteTime.
+		return call.fn(context.WithoutCancel(call.ctx), tx)
+	}
 	ctx, cancel := writeContext(call.ctx)
 	defer cancel()
 	return call.fn(ctx, tx)

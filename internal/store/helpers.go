@@ -43,18 +43,37 @@ func (db *DB) ForUpdate() string {
 	return ""
 }
 
+// ShortContext returns the context for one short statement outside a
+// transaction: a lookup through an index that reads a few rows, such as
+// the key check of a request. On SQLite that is ctx without its
+// cancellation. Such a statement runs for microseconds, so stopping it
+// halfway gains nothing, while a context that can end costs two
+// goroutines for each statement: one of database/sql and one of the
+// driver, which wait for ctx to end. On PostgreSQL it is ctx itself,
+// because a statement there can wait on the network or on a lock.
+// A ctx that has already ended is returned as it is, so that the
+// statement fails at once with its error.
+func (db *DB) ShortContext(ctx context.Context) context.Context {
+	if db.Dialect != SQLite || ctx.Err() != nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
 // InTx runs fn in a transaction and commits it when fn returns nil;
 // otherwise it rolls back fn's work and returns fn's error. A nil return
 // means the work is committed.
 //
-// fn gets ctx without its cancellation and deadline, with a deadline of
-// MaxWriteTime instead, and its statements must use that context. Once fn
-// has started, the end of ctx (a client that hung up, a request timeout)
-// stops neither fn nor the commit; only a database that does not respond
-// within MaxWriteTime does. On
-// PostgreSQL a statement cancelled mid-run would end the transaction,
-// and the group's other calls with it, or break the committer's
-// connection. A call whose ctx ends before fn starts returns ctx's error.
+// fn gets ctx without its cancellation and deadline, and its statements
+// must use that context. On PostgreSQL the context has a deadline of
+// MaxWriteTime instead. On SQLite with group commit it has none: its
+// statements wait on no network, and the transaction already holds the
+// write lock. Once fn has started, the end of ctx (a client that hung up,
+// a request timeout) stops neither fn nor the commit; only a database that
+// does not respond within MaxWriteTime does. On PostgreSQL a statement
+// cancelled mid-run would end the transaction, and the group's other calls
+// with it, or break the committer's connection. A call whose ctx ends
+// before fn starts returns ctx's error.
 //
 // With group commit (the default, see group), fn runs in a transaction
 // shared with other callers, on the committer's goroutine. So fn must do

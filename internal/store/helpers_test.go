@@ -75,3 +75,42 @@ func TestInTxAndUniqueViolation(t *testing.T) {
 		})
 	}
 }
+
+// ctxKey is a context key of this test file.
+type ctxKey struct{}
+
+// TestShortContext checks the context of a short statement. On SQLite it
+// keeps ctx's values but cannot end, so neither database/sql nor the
+// driver starts a goroutine to watch it. An ended ctx, and every context
+// on PostgreSQL, stay as they are.
+func TestShortContext(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			db := storetest.Open(t, d)
+			ctx, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "request-1"))
+			defer cancel()
+
+			short := db.ShortContext(ctx)
+			if got := short.Value(ctxKey{}); got != "request-1" {
+				t.Errorf("value = %v, want request-1", got)
+			}
+			if d == store.SQLite && short.Done() != nil {
+				t.Error("on SQLite the short context can end; it must not")
+			}
+			if d == store.Postgres && short != ctx {
+				t.Error("on PostgreSQL the short context is not the caller's")
+			}
+
+			// The statement still runs, and reads the row.
+			var n int
+			if err := db.Read.QueryRowContext(short, "SELECT count(*) FROM schema_info").Scan(&n); err != nil {
+				t.Fatalf("query with the short context: %v", err)
+			}
+
+			cancel()
+			if ended := db.ShortContext(ctx); ended.Err() == nil {
+				t.Error("an ended context became one that has not ended")
+			}
+		})
+	}
+}

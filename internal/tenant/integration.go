@@ -92,7 +92,7 @@ func (s *Service) DeleteIntegration(ctx context.Context, nameOrID string, svc ve
 func (s *Service) IntegrationVersion(ctx context.Context, companyID string, svc vendor.Service) (vendor.Kind, time.Time, error) {
 	var kind string
 	var updated int64
-	err := s.db.Read.QueryRowContext(ctx,
+	err := s.db.Read.QueryRowContext(s.db.ShortContext(ctx),
 		s.db.Rebind("SELECT kind, updated_at FROM integrations WHERE company_id = ? AND service = ?"),
 		companyID, string(svc)).Scan(&kind, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -111,7 +111,7 @@ func (s *Service) IntegrationVersion(ctx context.Context, companyID string, svc 
 func (s *Service) Integration(ctx context.Context, companyID string, svc vendor.Service) (vendor.Config, time.Time, error) {
 	var kind, settingsJSON, secretsJSON string
 	var updated int64
-	err := s.db.Read.QueryRowContext(ctx,
+	err := s.db.Read.QueryRowContext(s.db.ShortContext(ctx),
 		s.db.Rebind("SELECT kind, settings, secrets, updated_at FROM integrations WHERE company_id = ? AND service = ?"),
 		companyID, string(svc)).Scan(&kind, &settingsJSON, &secretsJSON, &updated)
 	if errors.Is(err, sql.ErrNoRows) {

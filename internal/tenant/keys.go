@@ -170,7 +170,7 @@ func (s *Service) AuthenticateFor(ctx context.Context, presented string, svc ven
 	var rev Revision
 	var created, updated int64
 	var kind string
-	err := s.db.Read.QueryRowContext(ctx, s.db.Rebind(authenticateQuery), string(svc), KeyDigest(presented)).
+	err := s.db.Read.QueryRowContext(s.db.ShortContext(ctx), s.db.Rebind(authenticateQuery), string(svc), KeyDigest(presented)).
 		Scan(&c.ID, &c.Name, &c.Disabled, &created, &kind, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Company{}, Revision{}, ErrUnauthorized
