@@ -59,3 +59,46 @@ func TestApplyGCPercent(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyGCMemoryFloor(t *testing.T) {
+	savedGC := debug.SetGCPercent(100)
+	savedLimit := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() {
+		debug.SetGCPercent(savedGC)
+		debug.SetMemoryLimit(savedLimit)
+	})
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	tests := []struct {
+		name       string
+		floor      int64
+		configured int
+		gogc       string
+		started    bool
+	}{
+		{"default percent", 32 << 20, 0, "", true},
+		{"gc_percent", 32 << 20, 80, "", true},
+		{"gc_percent over GOGC", 32 << 20, 80, "200", true},
+		{"GOGC alone", 32 << 20, 0, "200", false},
+		{"floor off", 0, 0, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			floor := applyGCMemoryFloor(tt.floor, tt.configured, tt.gogc, logger)
+			if (floor != nil) != tt.started {
+				t.Fatalf("floor started = %t, want %t", floor != nil, tt.started)
+			}
+			if floor == nil {
+				return
+			}
+			// Started below the floor: no percentage, the floor as limit.
+			if got := debug.SetMemoryLimit(-1); got != tt.floor {
+				t.Errorf("memory limit = %d, want the floor %d", got, tt.floor)
+			}
+			floor.Stop()
+			if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+				t.Errorf("memory limit after Stop = %d, want none", got)
+			}
+		})
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/smartpt/smartpt/internal/api"
 	"github.com/smartpt/smartpt/internal/config"
 	"github.com/smartpt/smartpt/internal/exepages"
+	"github.com/smartpt/smartpt/internal/heapfloor"
 	"github.com/smartpt/smartpt/internal/notify/email"
 	"github.com/smartpt/smartpt/internal/secret"
 	"github.com/smartpt/smartpt/internal/store"
@@ -76,6 +77,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	memoryLimit, _ := cfg.MemoryLimitBytes() // checked by Load
 	applyMemoryLimit(memoryLimit, logger)
 	applyGCPercent(cfg.GCPercent, c.getenv("GOGC"), logger)
+	gcFloor, _ := cfg.GCMemoryFloorBytes() // checked by Load
+	if floor := applyGCMemoryFloor(gcFloor, cfg.GCPercent, c.getenv("GOGC"), logger); floor != nil {
+		defer floor.Stop()
+	}
 
 	stores := storeFlags{
 		dataDir: cfg.DataDir, databaseURL: cfg.DatabaseURL, masterKeyFile: cfg.MasterKeyFile,
@@ -145,6 +150,26 @@ func applyGCPercent(configured int, gogc string, logger *slog.Logger) {
 	case gogc == "":
 		debug.SetGCPercent(config.DefaultGCPercent)
 	}
+}
+
+// applyGCMemoryFloor starts a heapfloor.Floor of floor bytes with the GC
+// percentage that applyGCPercent chose, and returns it. It returns nil
+// when floor is 0, or when the GOGC variable alone sets the percentage,
+// so that an operator who sets GOGC gets the collector that GOGC
+// describes.
+func applyGCMemoryFloor(floor int64, configured int, gogc string, logger *slog.Logger) *heapfloor.Floor {
+	percent := configured
+	if percent == 0 {
+		if gogc != "" {
+			return nil
+		}
+		percent = config.DefaultGCPercent
+	}
+	if floor <= 0 {
+		return nil
+	}
+	logger.Info("Go garbage collector runs from gc_memory_floor up", "gc_memory_floor_bytes", floor, "gc_percent", percent)
+	return heapfloor.Start(uint64(floor), percent)
 }
 
 // serverMailConfig resolves the server relay's password when it is a secret

@@ -71,6 +71,8 @@ func TestLoadRejectsInvalid(t *testing.T) {
 		{"memory limit with unknown unit", "data_dir: /x\nmemory_limit: 96MB\n", nil, `memory_limit "96MB" is not a size`},
 		{"negative memory limit", "data_dir: /x\n", map[string]string{"SMARTPT_MEMORY_LIMIT": "-1GiB"}, "is not a size"},
 		{"memory limit overflows", "data_dir: /x\nmemory_limit: 9000000000TiB\n", nil, "is not a size"},
+		{"memory floor with unknown unit", "data_dir: /x\ngc_memory_floor: 32MB\n", nil, `gc_memory_floor "32MB" is not a size`},
+		{"negative memory floor", "data_dir: /x\n", map[string]string{"SMARTPT_GC_MEMORY_FLOOR": "-1MiB"}, "is not a size"},
 		{"negative pool size", "data_dir: /x\npool_max_conns: -1\n", nil, "pool_max_conns -1"},
 		{"pool too large", "data_dir: /x\npool_max_conns: 1001\n", nil, "use 1 to 1000"},
 		{"pool size not a number", "data_dir: /x\n", map[string]string{"SMARTPT_POOL_MAX_CONNS": "8x"}, "SMARTPT_POOL_MAX_CONNS"},
@@ -165,6 +167,36 @@ func TestLoadMemoryLimit(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Errorf("MemoryLimitBytes = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadGCMemoryFloor(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want int64
+	}{
+		{"default", "data_dir: /x\n", nil, DefaultGCMemoryFloor},
+		{"off", "data_dir: /x\ngc_memory_floor: off\n", nil, 0},
+		{"zero", "data_dir: /x\ngc_memory_floor: 0\n", nil, 0},
+		{"MiB", "data_dir: /x\ngc_memory_floor: 24MiB\n", nil, 24 << 20},
+		{"environment over file", "data_dir: /x\ngc_memory_floor: 24MiB\n", map[string]string{"SMARTPT_GC_MEMORY_FLOOR": "off"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(writeFile(t, tt.file), env(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			got, err := cfg.GCMemoryFloorBytes()
+			if err != nil {
+				t.Fatalf("GCMemoryFloorBytes: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("GCMemoryFloorBytes = %d, want %d", got, tt.want)
 			}
 		})
 	}
