@@ -180,4 +180,3 @@ func (f *Floor) Stop() {
 	debug.SetMemoryLimit(f.lmBefore)
 	f.mu.Unlock()
 }
-
