@@ -28,12 +28,14 @@ var ErrClosed = errors.New("store is closed")
 // its group has committed, so InTx keeps its contract: nil means durably
 // stored.
 //
-// On SQLite each function runs inside a savepoint of its own, and a failed
-// one is rolled back to it. On PostgreSQL a savepoint costs two round
-// trips to the server and a subtransaction per call, so a group runs
-// without savepoints as long as its functions succeed (see
+// A group runs without savepoints as long as its functions succeed (see
 // runWithoutSavepoints). When one fails, the transaction is rolled back
-// and the group's other functions run again with savepoints.
+// and the group's other functions run again, each inside a savepoint of
+// its own, so that a failed one is rolled back to it. On PostgreSQL a
+// savepoint costs two round trips to the server and a subtransaction per
+// call. On SQLite it costs two statements per call, and a copy of each
+// page that a call changes first (the statement journal): in a status
+// load, about 4 % of the gateway's CPU.
 //
 // The committer never waits to fill a group: a caller alone is run at once,
 // and groups grow only while an earlier group is running. So an idle
@@ -66,10 +68,9 @@ type group struct {
 	// savepoint.
 	savepointGroups atomic.Uint64
 
-	// careful makes the next group run its calls in savepoints on
-	// PostgreSQL. It is set after a group in which a call failed, so that
-	// a run of failing calls does not make every group run twice. Only
-	// the committer uses it.
+	// careful makes the next group run its calls in savepoints. It is set
+	// after a group in which a call failed, so that a run of failing calls
+	// does not make every group run twice. Only the committer uses it.
 	careful bool
 }
 
@@ -229,13 +230,76 @@ const maxSavepointCalls = 64
 // ran and failed; a call skipped because its context had ended does not
 // count.
 func (g *group) runGroup(batch []*groupCall) (failed bool) {
-	if g.dialect == Postgres && !g.careful {
+	if len(batch) == 1 && g.dialect == SQLite {
+		return g.runAlone(batch[0])
+	}
+	if !g.careful {
 		return g.runWithoutSavepoints(batch)
 	}
 	if len(batch) == 1 {
 		return g.runAlone(batch[0])
 	}
 	return g.runWithSavepoints(batch)
+}
+
+// runWithoutSavepoints runs batch in one transaction without savepoints,
+// and so on PostgreSQL without subtransactions. On PostgreSQL it reads,
+// after each call, the transaction status that the server sent with its
+// last reply, which shows a statement failure that the function
+// swallowed. (On SQLite a failed statement undoes its own changes and
+// leaves the transaction open, as a savepoint released after the function
+// would.) So the first call that fails is known, and all calls before it
+// succeeded. That call gets its error, the transaction is rolled back, and
+// the other calls run again with savepoints. So each of them reads the
+// same rows as in a group with savepoints, and runs at most twice (InTx
+// warns that fn may run more than once).
+func (g *group) runWithoutSavepoints(batch []*groupCall) (failed bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), MaxWriteTime)
+	defer cancel()
+	tx, err := g.beginTx(ctx)
+	if err != nil {
+		g.failAll(batch, err)
+		return false
+	}
+	if g.dialect == Postgres && pgTxStatus(g.conn) != pgInTx {
+		// The status cannot be read (not the pgx driver): savepoints it is.
+		tx.Rollback()
+		if len(batch) == 1 {
+			return g.runAlone(batch[0])
+		}
+		return g.runWithSavepoints(batch)
+	}
+	g.groups.Add(1)
+
+	for i, call := range batch {
+		if call.err = call.ctx.Err(); call.err != nil {
+			continue
+		}
+		call.err = g.call(call, tx)
+		if call.err == nil && g.dialect == Postgres && pgTxStatus(g.conn) != pgInTx {
+			call.err = fmt.Errorf("a statement failed in a %s transaction function that returned nil; its work is rolled back: return the statement's error", g.dialect)
+		}
+		if call.err == nil {
+			continue
+		}
+
+		tx.Rollback()
+		g.retryIfConflict(call)
+		others := slices.Delete(slices.Clone(batch), i, i+1)
+		switch len(others) {
+		case 0:
+		case 1:
+			g.runAlone(others[0])
+		default:
+			g.runWithSavepoints(others)
+		}
+		return true
+	}
+
+	if err := tx.Commit(); err != nil {
+		g.failAll(batch, fmt.Errorf("commit %s transaction: %w", g.dialect, err))
+	}
+	return false
 }
 
 // runAlone runs a single call in a transaction of its own, which needs no

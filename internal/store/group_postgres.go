@@ -5,68 +5,9 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 )
-
-// runWithoutSavepoints runs batch on PostgreSQL in one transaction without
-// savepoints, and so without subtransactions. After each call it reads the
-// transaction status that the server sent with its last reply, which
-// shows a statement failure that the function swallowed. So the first
-// call that fails is known, and all calls before it succeeded. That call
-// gets its error, the transaction is rolled back, and the other calls run
-// again with savepoints. So each of them reads the same rows as in a group
-// with savepoints, and runs at most twice (InTx warns that fn may run more
-// than once).
-func (g *group) runWithoutSavepoints(batch []*groupCall) (failed bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), MaxWriteTime)
-	defer cancel()
-	tx, err := g.beginTx(ctx)
-	if err != nil {
-		g.failAll(batch, err)
-		return false
-	}
-	if pgTxStatus(g.conn) != pgInTx {
-		// The status cannot be read (not the pgx driver): savepoints it is.
-		tx.Rollback()
-		if len(batch) == 1 {
-			return g.runAlone(batch[0])
-		}
-		return g.runWithSavepoints(batch)
-	}
-	g.groups.Add(1)
-
-	for i, call := range batch {
-		if call.err = call.ctx.Err(); call.err != nil {
-			continue
-		}
-		call.err = g.call(call, tx)
-		if call.err == nil && pgTxStatus(g.conn) != pgInTx {
-			call.err = fmt.Errorf("a statement failed in a %s transaction function that returned nil; its work is rolled back: return the statement's error", g.dialect)
-		}
-		if call.err == nil {
-			continue
-		}
-
-		tx.Rollback()
-		g.retryIfConflict(call)
-		others := slices.Delete(slices.Clone(batch), i, i+1)
-		switch len(others) {
-		case 0:
-		case 1:
-			g.runAlone(others[0])
-		default:
-			g.runWithSavepoints(others)
-		}
-		return true
-	}
-
-	if err := tx.Commit(); err != nil {
-		g.failAll(batch, fmt.Errorf("commit %s transaction: %w", g.dialect, err))
-	}
-	return false
-}
 
 // beginTx begins a transaction: on PostgreSQL on the committer's own
 // connection, on SQLite on the pool's one connection.

@@ -138,6 +138,41 @@ func insertProbe(table string, id int64, runs *atomic.Int32) func(_ context.Cont
 	}
 }
 
+// TestGroupWithoutSavepointsSQLite checks that a group of several
+// successful calls on SQLite commits every call's work without
+// savepoints.
+func TestGroupWithoutSavepointsSQLite(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	probeTable(t, db, "plain_probe")
+	before := db.SavepointGroups()
+	groupsBefore, _ := db.GroupStats()
+
+	var runs atomic.Int32
+	h := holdCommitter(t, db)
+	for i := range 5 {
+		h.queue(insertProbe("plain_probe", int64(i), &runs))
+	}
+	for i, r := range h.run() {
+		if r.err != nil || r.panicked != nil {
+			t.Errorf("call %d: err %v, panic %v; want success", i, r.err, r.panicked)
+		}
+	}
+
+	if got := probeIDs(t, db, "plain_probe"); fmt.Sprint(got) != "[0 1 2 3 4]" {
+		t.Errorf("committed ids %v, want [0 1 2 3 4]", got)
+	}
+	if got := runs.Load(); got != 5 {
+		t.Errorf("the calls ran %d times, want 5", got)
+	}
+	if got := db.SavepointGroups() - before; got != 0 {
+		t.Errorf("%d transactions used savepoints, want 0", got)
+	}
+	// The holding call's group, then the five calls' group.
+	if groups, _ := db.GroupStats(); groups-groupsBefore != 2 {
+		t.Errorf("%d transactions, want 2", groups-groupsBefore)
+	}
+}
+
 // TestGroupWithoutSavepoints checks that a group of several successful
 // calls on PostgreSQL commits every call's work in one transaction that
 // takes no savepoint.
@@ -175,14 +210,23 @@ func TestGroupWithoutSavepoints(t *testing.T) {
 }
 
 // TestGroupWithoutSavepointsFailure fails one call of a group in each way a
-// call can fail, at the start, middle and end of a group of five and alone.
-// The failing call must get its error and leave no row; every other call
-// must commit exactly once. The calls before the failing one run twice,
-// because the transaction is rolled back, and their second run uses
-// savepoints.
+// call can fail, at the start, middle and end of a group of five and alone,
+// on both stores. The failing call must get its error and leave no row;
+// every other call must commit exactly once. The calls before the failing
+// one run twice, because the transaction is rolled back, and their second
+// run uses savepoints. A statement error that the call swallows is a
+// failure on PostgreSQL, whose transaction it aborts, and none on SQLite,
+// where it undoes only its own statement.
 func TestGroupWithoutSavepointsFailure(t *testing.T) {
-	db := storetest.Open(t, store.Postgres)
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) { testGroupWithoutSavepointsFailure(t, d) })
+	}
+}
+
+func testGroupWithoutSavepointsFailure(t *testing.T, d store.Dialect) {
+	db := storetest.Open(t, d)
 	ctx := context.Background()
+	swallowedFails := d == store.Postgres
 	errFail := errors.New("this call fails on purpose")
 
 	failures := []struct {
@@ -237,6 +281,12 @@ func TestGroupWithoutSavepointsFailure(t *testing.T) {
 				}
 			},
 			check: func(r callResult) error {
+				if !swallowedFails {
+					if r.err != nil {
+						return fmt.Errorf("err %v, want success: the function returned nil", r.err)
+					}
+					return nil
+				}
 				if r.err == nil || !strings.Contains(r.err.Error(), "returned nil") {
 					return fmt.Errorf("err %v, want the error for a swallowed statement failure", r.err)
 				}
@@ -293,6 +343,9 @@ func TestGroupWithoutSavepointsFailure(t *testing.T) {
 						if err := f.check(r); err != nil {
 							t.Errorf("failing call: %v", err)
 						}
+						if f.name == "swallowed statement error" && !swallowedFails {
+							want = append(want, int64(i))
+						}
 						continue
 					}
 					if r.err != nil || r.panicked != nil {
@@ -301,7 +354,7 @@ func TestGroupWithoutSavepointsFailure(t *testing.T) {
 					want = append(want, int64(i))
 
 					wantRuns := int32(1)
-					if i < l.failing {
+					if i < l.failing && (f.name != "swallowed statement error" || swallowedFails) {
 						wantRuns = 2
 					}
 					if got := runs[i].Load(); got != wantRuns {
@@ -313,7 +366,9 @@ func TestGroupWithoutSavepointsFailure(t *testing.T) {
 				}
 
 				wantSavepointGroups := uint64(0)
-				if l.size > 2 {
+				if f.name == "swallowed statement error" && !swallowedFails {
+					// Nothing failed: no rerun.
+				} else if l.size > 2 {
 					wantSavepointGroups = 1 // the other calls, run again
 				}
 				if got := db.SavepointGroups() - before; got != wantSavepointGroups {

@@ -80,9 +80,8 @@ func (db *DB) ShortContext(ctx context.Context) context.Context {
 // database work only: no network call, no long wait, and no InTx of its
 // own, which would wait for the group that fn holds open. A panic in fn is
 // raised again in the caller. fn must not assume it runs once, because
-// two cases run it again after rolling its work back. On PostgreSQL, when
-// another call of its group fails, fn runs a second time in a new
-// transaction. When PostgreSQL ends fn's statements to break a deadlock
+// two cases run it again after rolling its work back. When another call
+// of its group fails, fn runs a second time in a new transaction. When PostgreSQL ends fn's statements to break a deadlock
 // with another process (see IsConflict), fn runs again, up to 3 times, in
 // a later group.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
