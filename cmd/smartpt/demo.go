@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smartpt/smartpt/internal/action"
+	"github.com/smartpt/smartpt/internal/config"
 	"github.com/smartpt/smartpt/internal/simharness"
 	"github.com/smartpt/smartpt/internal/tenant"
 	"github.com/smartpt/smartpt/internal/vendors"
@@ -94,6 +95,7 @@ func (c *cli) demo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
+	a.tenants.CacheKeyChecks(config.DefaultKeyCacheTTL)
 
 	key, err := ensureDemoCompany(ctx, a.tenants, demoKey, logger)
 	if err != nil {

@@ -92,6 +92,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
+	a.tenants.CacheKeyChecks(cfg.KeyCacheTTLOrDefault())
 
 	serverMail, err := serverMailConfig(ctx, cfg.SMTP, a.resolver, logger)
 	if err != nil {

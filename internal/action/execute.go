@@ -625,11 +625,30 @@ func (e *Engine) endpointStatus(ctx context.Context, req Request, cc *cachedClie
 	if got.AgentID == "" {
 		got = ep
 	}
-	if err := e.overlayIsolation(ctx, req.CompanyID, req.Service, &got); err != nil {
-		e.log.Warn("cannot read tracked isolation state", "company", req.CompanyID, "error", err)
+	vendorState := got.Isolation
+	overlay := func(ctx context.Context, q queryer) string {
+		got.Isolation = vendorState
+		if err := e.overlayIsolation(ctx, q, req.CompanyID, req.Service, &got); err != nil {
+			e.log.Warn("cannot read tracked isolation state", "company", req.CompanyID, "error", err)
+		}
+		r.Endpoint = &got
+		return "isolation " + string(got.Isolation)
 	}
-	r.Endpoint = &got
-	if err := e.insertFinishedRead(context.WithoutCancel(ctx), r, start, Confirmed, "isolation "+string(got.Isolation), took); err != nil {
+
+	// On SQLite the tracked isolation is read in the transaction that
+	// stores the read, on the write connection, whose page cache stays
+	// valid. A read connection starts every read transaction with an
+	// empty page cache once another connection has committed, which
+	// under load is every time. On PostgreSQL, where each statement in
+	// the transaction is a round trip on the committer's connection, it
+	// is read from the pool first.
+	var inTx func(ctx context.Context, q queryer) string
+	if e.db.Dialect == store.SQLite {
+		inTx = overlay
+	} else {
+		overlay(e.db.ShortContext(ctx), e.db.Read)
+	}
+	if err := e.insertFinishedReadWith(context.WithoutCancel(ctx), r, start, Confirmed, "isolation "+string(got.Isolation), took, inTx); err != nil {
 		return nil, internalError(req.Action, err)
 	}
 	return &Result{ActionID: r.ID, State: Confirmed, Endpoint: &got, VendorResult: out.Raw, Warnings: out.Warnings}, nil
@@ -645,12 +664,12 @@ const trackedIsolationQuery = `SELECT action, state FROM actions
 // report it, such as Wazuh) from the latest isolate or release this gateway
 // sent to the endpoint: confirmed gives isolated or not_isolated, pending
 // gives isolating or releasing.
-func (e *Engine) overlayIsolation(ctx context.Context, companyID string, svc vendor.Service, ep *vendor.Endpoint) error {
+func (e *Engine) overlayIsolation(ctx context.Context, q queryer, companyID string, svc vendor.Service, ep *vendor.Endpoint) error {
 	if ep.Isolation != vendor.Unknown && ep.Isolation != "" {
 		return nil
 	}
 	var act, state string
-	err := e.db.Read.QueryRowContext(e.db.ShortContext(ctx), e.db.Rebind(trackedIsolationQuery), companyID, string(svc), ep.AgentID).Scan(&act, &state)
+	err := q.QueryRowContext(ctx, e.db.Rebind(trackedIsolationQuery), companyID, string(svc), ep.AgentID).Scan(&act, &state)
 	if errors.Is(err, sql.ErrNoRows) {
 		ep.Isolation = vendor.Unknown
 		return nil

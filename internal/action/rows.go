@@ -365,9 +365,21 @@ func (e *Engine) insertRead(ctx context.Context, r *row) error {
 // its own: the action row holds both transitions (created_at, and state,
 // detail and updated_at), and history derives them (see readHistory).
 func (e *Engine) insertFinishedRead(ctx context.Context, r *row, start time.Time, final State, detail string, took time.Duration) error {
+	return e.insertFinishedReadWith(ctx, r, start, final, detail, took, nil)
+}
+
+// insertFinishedReadWith is insertFinishedRead that first calls inTx, when
+// not nil, in the transaction, and takes the detail it returns. inTx may
+// set fields of r; like the transaction's function, it may run more than
+// once.
+func (e *Engine) insertFinishedReadWith(ctx context.Context, r *row, start time.Time, final State, detail string, took time.Duration, inTx func(ctx context.Context, q queryer) string) error {
 	now := time.Now().UTC()
 	r.State, r.Detail = final, detail
 	return e.db.InTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if inTx != nil {
+			detail = inTx(ctx, tx)
+			r.Detail = detail
+		}
 		r.CreatedAt, r.UpdatedAt = start.UTC(), now
 		// One statement on PostgreSQL, as a rule (see AppendManyWithTx):
 		// each statement is a round trip on the committer's connection.

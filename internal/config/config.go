@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -73,6 +74,13 @@ type Config struct {
 	// store.DefaultPoolMaxConns. SQLite ignores it.
 	PoolMaxConns int `yaml:"pool_max_conns"`
 
+	// KeyCacheTTL is how long a successful company key check is kept
+	// (tenant.Service.CacheKeyChecks): a key revoked, a company disabled or
+	// an integration changed by another process (the CLI, another replica)
+	// takes effect within it. 0 checks every request against the store.
+	// Nil means DefaultKeyCacheTTL.
+	KeyCacheTTL *time.Duration `yaml:"key_cache_ttl"`
+
 	// GCMemoryFloor is the Go runtime memory below which the garbage
 	// collector runs only when the memory reaches it: a size such as
 	// 32MiB, or 0 or off for none. Empty means DefaultGCMemoryFloor.
@@ -93,6 +101,25 @@ type Config struct {
 // the live heap, so a bigger deployment gets a proportionally bigger heap
 // rather than a collector that runs all the time.
 const DefaultGCPercent = 50
+
+// DefaultKeyCacheTTL is the KeyCacheTTL that applies when none is set. A
+// status request checked its key against the store in about 9 % of its
+// CPU time (docs/BENCHMARKS.md, section 28). With the cache, a burst of
+// requests with one key checks it once a second.
+const DefaultKeyCacheTTL = time.Second
+
+// maxKeyCacheTTL bounds key_cache_ttl, so that a revoked key cannot stay
+// usable for long on a replica that did not revoke it.
+const maxKeyCacheTTL = time.Minute
+
+// KeyCacheTTLOrDefault returns KeyCacheTTL, or DefaultKeyCacheTTL when it
+// is not set.
+func (c Config) KeyCacheTTLOrDefault() time.Duration {
+	if c.KeyCacheTTL == nil {
+		return DefaultKeyCacheTTL
+	}
+	return *c.KeyCacheTTL
+}
 
 // DefaultGCMemoryFloor is the gc_memory_floor that applies when none is
 // set, in bytes. Under a status load of a few thousand requests a second,
@@ -171,6 +198,7 @@ var Env = []struct{ Name, Setting string }{
 	{"SMARTPT_POOL_MAX_CONNS", "pool_max_conns"},
 	{"SMARTPT_GC_PERCENT", "gc_percent"},
 	{"SMARTPT_GC_MEMORY_FLOOR", "gc_memory_floor"},
+	{"SMARTPT_KEY_CACHE_TTL", "key_cache_ttl"},
 	{"SMARTPT_ENGINE_DISPATCH_TIMEOUT", "engine.dispatch_timeout"},
 	{"SMARTPT_ENGINE_CONFIRM_DEADLINE", "engine.confirm_deadline"},
 	{"SMARTPT_ENGINE_POLL_MIN", "engine.poll_min"},
@@ -250,6 +278,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 			return fmt.Errorf("SMARTPT_MAX_CONCURRENT_ACTIONS %q is not a whole number", v)
 		}
 		c.MaxConcurrentActions = n
+	}
+	if v := getenv("SMARTPT_KEY_CACHE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("SMARTPT_KEY_CACHE_TTL %q is not a duration; write it as 1s, 500ms or 0", v)
+		}
+		c.KeyCacheTTL = &d
 	}
 	if v := getenv("SMARTPT_GC_PERCENT"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -340,6 +375,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.GCMemoryFloorBytes(); err != nil {
 		return err
+	}
+	if ttl := c.KeyCacheTTLOrDefault(); ttl < 0 || ttl > maxKeyCacheTTL {
+		return fmt.Errorf("key_cache_ttl %s is out of range; use 0 (no cache) to %s", ttl, maxKeyCacheTTL)
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		return fmt.Errorf("log.format %q is invalid; use json or text", c.Log.Format)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string {
@@ -73,6 +74,9 @@ func TestLoadRejectsInvalid(t *testing.T) {
 		{"memory limit overflows", "data_dir: /x\nmemory_limit: 9000000000TiB\n", nil, "is not a size"},
 		{"memory floor with unknown unit", "data_dir: /x\ngc_memory_floor: 32MB\n", nil, `gc_memory_floor "32MB" is not a size`},
 		{"negative memory floor", "data_dir: /x\n", map[string]string{"SMARTPT_GC_MEMORY_FLOOR": "-1MiB"}, "is not a size"},
+		{"key cache too long", "data_dir: /x\nkey_cache_ttl: 2m\n", nil, "key_cache_ttl 2m0s is out of range"},
+		{"negative key cache", "data_dir: /x\n", map[string]string{"SMARTPT_KEY_CACHE_TTL": "-1s"}, "key_cache_ttl -1s is out of range"},
+		{"key cache not a duration", "data_dir: /x\n", map[string]string{"SMARTPT_KEY_CACHE_TTL": "1"}, `SMARTPT_KEY_CACHE_TTL "1" is not a duration`},
 		{"negative pool size", "data_dir: /x\npool_max_conns: -1\n", nil, "pool_max_conns -1"},
 		{"pool too large", "data_dir: /x\npool_max_conns: 1001\n", nil, "use 1 to 1000"},
 		{"pool size not a number", "data_dir: /x\n", map[string]string{"SMARTPT_POOL_MAX_CONNS": "8x"}, "SMARTPT_POOL_MAX_CONNS"},
@@ -167,6 +171,31 @@ func TestLoadMemoryLimit(t *testing.T) {
 			}
 			if got != tt.want {
 				t.Errorf("MemoryLimitBytes = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadKeyCacheTTL(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want time.Duration
+	}{
+		{"default", "data_dir: /x\n", nil, DefaultKeyCacheTTL},
+		{"off", "data_dir: /x\nkey_cache_ttl: 0s\n", nil, 0},
+		{"file", "data_dir: /x\nkey_cache_ttl: 250ms\n", nil, 250 * time.Millisecond},
+		{"environment over file", "data_dir: /x\nkey_cache_ttl: 250ms\n", map[string]string{"SMARTPT_KEY_CACHE_TTL": "0"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(writeFile(t, tt.file), env(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got := cfg.KeyCacheTTLOrDefault(); got != tt.want {
+				t.Errorf("KeyCacheTTLOrDefault = %s, want %s", got, tt.want)
 			}
 		})
 	}

@@ -109,6 +109,7 @@ func (s *Service) ListCompanies(ctx context.Context) ([]Company, error) {
 // SetDisabled disables or re-enables a company; a disabled company's keys
 // fail at once.
 func (s *Service) SetDisabled(ctx context.Context, nameOrID string, disabled bool) error {
+	defer s.forgetKeyChecks()
 	res, err := s.db.SQL.ExecContext(ctx, s.db.Rebind("UPDATE companies SET disabled = ? WHERE id = ? OR name = ?"),
 		disabled, nameOrID, nameOrID)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 // name. When the kind's factory is registered, the settings and secrets
 // must be the ones it declares, with every required one present.
 func (s *Service) SetIntegration(ctx context.Context, nameOrID string, svc vendor.Service, kind vendor.Kind, settings, secrets map[string]string) error {
+	defer s.forgetKeyChecks()
 	c, err := s.Company(ctx, nameOrID)
 	if err != nil {
 		return err
@@ -71,6 +72,7 @@ func (s *Service) SetIntegration(ctx context.Context, nameOrID string, svc vendo
 
 // DeleteIntegration removes a company's integration for a service.
 func (s *Service) DeleteIntegration(ctx context.Context, nameOrID string, svc vendor.Service) error {
+	defer s.forgetKeyChecks()
 	c, err := s.Company(ctx, nameOrID)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 // RotateKey adds a new key and returns it once. At most two keys are valid at
 // a time: rotating when two are valid revokes the older one.
 func (s *Service) RotateKey(ctx context.Context, nameOrID string) (Key, string, error) {
+	defer s.forgetKeyChecks()
 	plain, err := NewKey()
 	if err != nil {
 		return Key{}, "", err
@@ -67,6 +68,7 @@ func (s *Service) RotateKey(ctx context.Context, nameOrID string) (Key, string, 
 // RevokeKey revokes one key of a company at once. Revoking a key that is
 // already revoked succeeds and keeps the first revocation time.
 func (s *Service) RevokeKey(ctx context.Context, nameOrID, keyID string) error {
+	defer s.forgetKeyChecks()
 	c, err := s.Company(ctx, nameOrID)
 	if err != nil {
 		return err
@@ -165,12 +167,21 @@ func (s *Service) AuthenticateFor(ctx context.Context, presented string, svc ven
 	if !IsKeyFormat(presented) {
 		return Company{}, Revision{}, ErrUnauthorized
 	}
+	digest := KeyDigest(presented)
+	var gen uint64
+	if s.keyChecks != nil {
+		e, g, ok := s.keyChecks.get(digest, svc, time.Now())
+		if ok {
+			return e.company, e.rev, nil
+		}
+		gen = g
+	}
 
 	var c Company
 	var rev Revision
 	var created, updated int64
 	var kind string
-	err := s.db.Read.QueryRowContext(s.db.ShortContext(ctx), s.db.Rebind(authenticateQuery), string(svc), KeyDigest(presented)).
+	err := s.db.Read.QueryRowContext(s.db.ShortContext(ctx), s.db.Rebind(authenticateQuery), string(svc), digest).
 		Scan(&c.ID, &c.Name, &c.Disabled, &created, &kind, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Company{}, Revision{}, ErrUnauthorized
@@ -181,6 +192,9 @@ func (s *Service) AuthenticateFor(ctx context.Context, presented string, svc ven
 	c.CreatedAt = store.TimeFromUnixNanos(created)
 	if kind != "" {
 		rev = Revision{Kind: vendor.Kind(kind), UpdatedAt: store.TimeFromUnixNanos(updated)}
+	}
+	if s.keyChecks != nil {
+		s.keyChecks.put(digest, svc, gen, c, rev, time.Now())
 	}
 	return c, rev, nil
 }

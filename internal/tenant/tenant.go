@@ -71,9 +71,10 @@ type Integration struct {
 
 // Service is the tenant store. It is safe for concurrent use.
 type Service struct {
-	db       *store.DB
-	sealer   *secret.Sealer
-	resolver *secret.Resolver
+	db        *store.DB
+	sealer    *secret.Sealer
+	resolver  *secret.Resolver
+	keyChecks *keyCache // nil: every key check reads the database
 }
 
 // New returns a Service over db. sealer seals plain integration secrets and
@@ -81,6 +82,27 @@ type Service struct {
 // the caller never stores or reads integration secrets of that form.
 func New(db *store.DB, sealer *secret.Sealer, resolver *secret.Resolver) *Service {
 	return &Service{db: db, sealer: sealer, resolver: resolver}
+}
+
+// CacheKeyChecks makes AuthenticateFor and Authenticate keep a successful
+// key check for ttl (see keyCache): a key revoked, a company disabled or an
+// integration changed by another process then takes effect within ttl.
+// 0 turns the cache off, which is the default. Call it before the Service
+// serves requests.
+func (s *Service) CacheKeyChecks(ttl time.Duration) {
+	if ttl <= 0 {
+		s.keyChecks = nil
+		return
+	}
+	s.keyChecks = &keyCache{ttl: ttl, entries: map[keyCacheKey]keyCacheEntry{}}
+}
+
+// forgetKeyChecks empties the key cache after a change to keys, companies
+// or integrations.
+func (s *Service) forgetKeyChecks() {
+	if s.keyChecks != nil {
+		s.keyChecks.forget()
+	}
 }
 
 var (

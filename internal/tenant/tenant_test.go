@@ -3,10 +3,12 @@ package tenant_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/smartpt/smartpt/internal/secret"
 	"github.com/smartpt/smartpt/internal/store"
@@ -71,6 +73,22 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, f *fixture)) {
 		t.Run(string(d), func(t *testing.T) {
 			fn(t, newFixture(t, storetest.Open(t, d)))
 		})
+	}
+}
+
+// forEachDialectAndCache runs fn per dialect twice: with every key check
+// reading the database, and with checks cached for an hour, where only
+// this Service's own changes can end an entry early.
+func forEachDialectAndCache(t *testing.T, fn func(t *testing.T, f *fixture)) {
+	t.Helper()
+	for _, d := range storetest.Dialects {
+		for _, ttl := range []time.Duration{0, time.Hour} {
+			t.Run(fmt.Sprintf("%s/cache %s", d, ttl), func(t *testing.T) {
+				f := newFixture(t, storetest.Open(t, d))
+				f.svc.CacheKeyChecks(ttl)
+				fn(t, f)
+			})
+		}
 	}
 }
 
@@ -186,7 +204,7 @@ func TestCreateCompanyRejects(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, f *fixture) {
+	forEachDialectAndCache(t, func(t *testing.T, f *fixture) {
 		ctx := context.Background()
 		a, keyA := f.create(t, "a")
 		b, keyB := f.create(t, "b")
@@ -221,7 +239,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestKeyRotation(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, f *fixture) {
+	forEachDialectAndCache(t, func(t *testing.T, f *fixture) {
 		ctx := context.Background()
 		c, key1 := f.create(t, "rotating")
 
@@ -261,7 +279,7 @@ func TestKeyRotation(t *testing.T) {
 }
 
 func TestRevokeKey(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, f *fixture) {
+	forEachDialectAndCache(t, func(t *testing.T, f *fixture) {
 		ctx := context.Background()
 		a, keyA1 := f.create(t, "a")
 		f.create(t, "b")
@@ -389,4 +407,71 @@ func exec(t *testing.T, db *store.DB, query string, args ...any) {
 	if _, err := db.SQL.ExecContext(context.Background(), db.Rebind(query), args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
+}
+
+// TestKeyCacheOtherProcess checks the cache against changes that another
+// process makes: a second Service on the same database stands for the CLI
+// or another replica. Its revocation takes effect in the caching Service
+// once the entry expires, and not before. A key that failed is checked
+// again every time, so a key created elsewhere works at once.
+func TestKeyCacheOtherProcess(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		const ttl = 200 * time.Millisecond
+		f.svc.CacheKeyChecks(ttl)
+		other := tenant.New(f.db, f.sealer, f.resolver)
+
+		// A key unknown here, then created by the other process.
+		unknown := &fixture{db: f.db, svc: f.svc}
+		_, keyB, err := other.CreateCompany(ctx, "b", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := other.Company(ctx, "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		unknown.mustAuth(t, keyB, b)
+
+		a, keyA := f.create(t, "a")
+		f.mustAuth(t, keyA, a)
+		keys, err := other.Keys(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		revoked := time.Now()
+		if err := other.RevokeKey(ctx, "a", keys[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(revoked) < ttl/2 {
+			f.mustAuth(t, keyA, a) // still in the cache
+		}
+		time.Sleep(ttl)
+		f.mustReject(t, keyA, "a key revoked by another process, after the TTL")
+	})
+}
+
+// TestKeyCacheRevision checks that the integration revision that
+// AuthenticateFor returns changes at once when this Service sets the
+// integration, although the key check is cached.
+func TestKeyCacheRevision(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		f.svc.CacheKeyChecks(time.Hour)
+		_, key := f.create(t, "a")
+		svc := vendor.ServiceCisco
+
+		_, rev, err := f.svc.AuthenticateFor(ctx, key, svc)
+		if err != nil || rev.Kind != "" {
+			t.Fatalf("AuthenticateFor before any integration: revision %+v, err %v; want none", rev, err)
+		}
+		settings := map[string]string{"client_id": "c1"}
+		if err := f.svc.SetIntegration(ctx, "a", svc, testKind, settings, map[string]string{"api_key": "k"}); err != nil {
+			t.Fatalf("SetIntegration: %v", err)
+		}
+		_, rev, err = f.svc.AuthenticateFor(ctx, key, svc)
+		if err != nil || rev.Kind != testKind || rev.UpdatedAt.IsZero() {
+			t.Fatalf("AuthenticateFor after SetIntegration: revision %+v, err %v; want kind %s", rev, err, testKind)
+		}
+	})
 }
