@@ -182,7 +182,13 @@ func (s *Server) withCompanyFor(svc vendor.Service, next companyHandler) http.Ha
 		if presented != "" {
 			var company tenant.Company
 			var err error
-			offload(func() { company, info.Integration, err = s.authenticate(r.Context(), presented, svc) })
+			cached := false
+			if ca, ok := s.cfg.Auth.(CachedAuthenticator); ok && svc != "" {
+				company, info.Integration, cached = ca.CachedAuthenticateFor(presented, svc)
+			}
+			if !cached {
+				offload(func() { company, info.Integration, err = s.authenticate(r.Context(), presented, svc) })
+			}
 			if err == nil {
 				info.CompanyID = company.ID
 				next(w, r, company)

@@ -36,6 +36,16 @@ type ServiceAuthenticator interface {
 	AuthenticateFor(ctx context.Context, presented string, svc vendor.Service) (tenant.Company, tenant.Revision, error)
 }
 
+// CachedAuthenticator checks a key from memory when it can.
+// *tenant.Service implements it when it caches key checks. The server
+// then checks a cached key on the request's goroutine, without the
+// goroutine that a check against the store runs on (see offload).
+type CachedAuthenticator interface {
+	// CachedAuthenticateFor returns the result of a successful check of
+	// presented for svc that is still cached, and false when there is none.
+	CachedAuthenticateFor(presented string, svc vendor.Service) (tenant.Company, tenant.Revision, bool)
+}
+
 // AuthFailureRecorder counts failed authentications. *audit.Log implements it.
 type AuthFailureRecorder interface {
 	RecordAuthFailure(ctx context.Context, clientAddr, route, reason string) error

@@ -434,3 +434,43 @@ func TestIntegrationRevisionReachesEngine(t *testing.T) {
 		})
 	}
 }
+
+// cachedAuth checks the key of company A from its cache only, and
+// fails a check that reaches the store.
+type cachedAuth struct{ serviceAuth }
+
+func (a cachedAuth) CachedAuthenticateFor(presented string, svc vendor.Service) (tenant.Company, tenant.Revision, bool) {
+	if presented != keyA {
+		return tenant.Company{}, tenant.Revision{}, false
+	}
+	return tenant.Company{ID: "company-a", Name: "a"}, defenderRevision, true
+}
+
+func (a cachedAuth) AuthenticateFor(ctx context.Context, presented string, svc vendor.Service) (tenant.Company, tenant.Revision, error) {
+	if presented == keyA {
+		return tenant.Company{}, tenant.Revision{}, errors.New("a cached key reached the store")
+	}
+	return a.serviceAuth.AuthenticateFor(ctx, presented, svc)
+}
+
+// TestCachedKeyCheck checks that a key whose check is cached is accepted
+// without a check against the store, with the cached revision, and that
+// another key is still checked against the store.
+func TestCachedKeyCheck(t *testing.T) {
+	exec := newFakeExecutor()
+	h := newHarness(t, exec, func(cfg *Config) { cfg.Auth = cachedAuth{} })
+	body := `{"action":"status","Email":"analyst@example.com","agent_id":"demo-host-01"}`
+
+	got := h.call(http.MethodPost, "/defender/machines", map[string]string{KeyHeader: keyA, "Content-Type": "application/json"}, body)
+	if got.Status != http.StatusOK {
+		t.Fatalf("cached key: status = %d; body %s", got.Status, got.Raw)
+	}
+	if req := exec.lastRequest(t); req.CompanyID != "company-a" || req.Integration != defenderRevision {
+		t.Errorf("engine request company %s, revision %+v; want company-a, %+v", req.CompanyID, req.Integration, defenderRevision)
+	}
+
+	got = h.call(http.MethodPost, "/defender/machines", map[string]string{KeyHeader: keyB, "Content-Type": "application/json"}, body)
+	if got.Status != http.StatusOK {
+		t.Fatalf("key checked against the store: status = %d; body %s", got.Status, got.Raw)
+	}
+}

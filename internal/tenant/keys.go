@@ -199,6 +199,17 @@ func (s *Service) AuthenticateFor(ctx context.Context, presented string, svc ven
 	return c, rev, nil
 }
 
+// CachedAuthenticateFor returns what AuthenticateFor returned for presented
+// and svc when that success is still in the key cache (CacheKeyChecks),
+// and false otherwise, without reading the store.
+func (s *Service) CachedAuthenticateFor(presented string, svc vendor.Service) (Company, Revision, bool) {
+	if s.keyChecks == nil || !IsKeyFormat(presented) {
+		return Company{}, Revision{}, false
+	}
+	e, _, ok := s.keyChecks.get(KeyDigest(presented), svc, time.Now())
+	return e.company, e.rev, ok
+}
+
 // Authenticate returns the enabled company whose valid key is presented.
 // A wrong, revoked or malformed key and a disabled company all return
 // ErrUnauthorized, and a value that is not 64 lowercase hex characters is

@@ -475,3 +475,45 @@ func TestKeyCacheRevision(t *testing.T) {
 		}
 	})
 }
+
+// TestCachedAuthenticateFor checks the cache-only check: a miss before the
+// first check against the store, a hit after it, and a miss again once this
+// Service revoked the key, for a malformed key, and without a cache.
+func TestCachedAuthenticateFor(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		svc := vendor.ServiceCisco
+		a, key := f.create(t, "a")
+
+		if _, _, ok := f.svc.CachedAuthenticateFor(key, svc); ok {
+			t.Fatal("a hit without a cache")
+		}
+		f.svc.CacheKeyChecks(time.Hour)
+		if _, _, ok := f.svc.CachedAuthenticateFor(key, svc); ok {
+			t.Fatal("a hit before any check")
+		}
+		if _, _, err := f.svc.AuthenticateFor(ctx, key, svc); err != nil {
+			t.Fatal(err)
+		}
+		if c, _, ok := f.svc.CachedAuthenticateFor(key, svc); !ok || c.ID != a.ID {
+			t.Fatalf("after a check: company %q, hit %t; want %s and a hit", c.ID, ok, a.ID)
+		}
+		if _, _, ok := f.svc.CachedAuthenticateFor(key, vendor.ServiceDefender); ok {
+			t.Error("a hit for another service, whose revision was never read")
+		}
+		if _, _, ok := f.svc.CachedAuthenticateFor(strings.ToUpper(key), svc); ok {
+			t.Error("a hit for a malformed key")
+		}
+
+		keys, err := f.svc.Keys(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.RevokeKey(ctx, "a", keys[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, ok := f.svc.CachedAuthenticateFor(key, svc); ok {
+			t.Error("a hit after this Service revoked the key")
+		}
+	})
+}
