@@ -299,8 +299,8 @@ func TestLoadPostgreSQLMailDestination(t *testing.T) {
 	}
 }
 
-// TestKeyCacheTTLZeroInFile checks what a file that turns the key cache
-// off must say. YAML reads a bare 0 as an integer, which time.Duration
+// TestKeyCacheTTLZeroInFile checks the value that turns the key cache off
+// in a file. YAML reads a bare 0 as an integer, which time.Duration
 // rejects, so the range error names 0s, which the file accepts.
 func TestKeyCacheTTLZeroInFile(t *testing.T) {
 	tests := []struct {

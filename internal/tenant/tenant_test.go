@@ -478,10 +478,9 @@ func TestKeyCacheRevision(t *testing.T) {
 }
 
 // TestKeyCacheConcurrentChange checks the cache against this Service's own
-// changes while checks of the same key run on other goroutines: once the
-// change has returned, no check that starts afterwards may succeed, also
-// when a check that started before it stores its result late. The TTL is
-// an hour, so only the change can end an entry.
+// changes while checks of the same key run on other goroutines. Once the
+// change has returned, no check that starts afterwards may succeed. The
+// TTL is an hour, so only the change can end an entry.
 func TestKeyCacheConcurrentChange(t *testing.T) {
 	changes := []struct {
 		name   string
