@@ -377,7 +377,7 @@ func (c Config) Validate() error {
 		return err
 	}
 	if ttl := c.KeyCacheTTLOrDefault(); ttl < 0 || ttl > maxKeyCacheTTL {
-		return fmt.Errorf("key_cache_ttl %s is out of range; use 0 (no cache) to %s", ttl, maxKeyCacheTTL)
+		return fmt.Errorf("key_cache_ttl %s is out of range; use 0s (no cache) to %s", ttl, maxKeyCacheTTL)
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		return fmt.Errorf("log.format %q is invalid; use json or text", c.Log.Format)

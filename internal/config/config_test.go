@@ -298,3 +298,32 @@ func TestLoadPostgreSQLMailDestination(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyCacheTTLZeroInFile checks the value that turns the key cache off
+// in a file. YAML reads a bare 0 as an integer, which time.Duration
+// rejects, so the range error names 0s, which the file accepts.
+func TestKeyCacheTTLZeroInFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		wantErr string
+	}{
+		{"bare 0", "data_dir: /x\nkey_cache_ttl: 0\n", "cannot unmarshal"},
+		{"0s", "data_dir: /x\nkey_cache_ttl: 0s\n", ""},
+		{"out of range names 0s", "data_dir: /x\nkey_cache_ttl: 2m\n", "use 0s (no cache)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeFile(t, tt.file), env(nil))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Load: err %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}

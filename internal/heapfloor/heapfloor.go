@@ -120,10 +120,14 @@ func (f *Floor) arm() {
 // after runs once a collection has freed the sentinel: it picks the mode
 // for the next cycle and arms the floor again.
 func (f *Floor) after() {
+	// stopped is checked under f.mu: Stop sets it and then restores the
+	// settings under f.mu, so a check before the lock could pass, wait for
+	// Stop to restore the settings, and then set the floor again.
+	f.mu.Lock()
 	if f.stopped.Load() {
+		f.mu.Unlock()
 		return
 	}
-	f.mu.Lock()
 	f.pick(f.read())
 	f.mu.Unlock()
 	f.collections.Add(1)
@@ -176,7 +180,13 @@ func (f *Floor) Stop() {
 		return
 	}
 	f.mu.Lock()
+	f.restore()
+	f.mu.Unlock()
+}
+
+// restore sets the GC percentage and memory limit that were in force
+// before Start; f.mu is held.
+func (f *Floor) restore() {
 	debug.SetGCPercent(f.gcBefore)
 	debug.SetMemoryLimit(f.lmBefore)
-	f.mu.Unlock()
 }

@@ -127,3 +127,43 @@ func TestFloorUnderLimit(t *testing.T) {
 		t.Errorf("memory limit after Stop = %d, want 64 MiB", limit)
 	}
 }
+
+// TestStopDuringAfter checks Stop against a collection that the floor is
+// following at the same time: after must not set the floor again once
+// Stop has restored the settings. The test holds f.mu while after starts,
+// so after waits for the lock. Meanwhile the test does what Stop does: it
+// sets stopped and restores the settings under f.mu. Then after gets the
+// lock.
+func TestStopDuringAfter(t *testing.T) {
+	savedGC := debug.SetGCPercent(100)
+	savedLimit := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() {
+		debug.SetGCPercent(savedGC)
+		debug.SetMemoryLimit(savedLimit)
+	})
+
+	// A floor far above the test's heap, in the mode above it, so that
+	// the next pick switches to the floor.
+	const floor = 1 << 30
+	f := Start(floor, 50)
+	f.mu.Lock()
+	f.floored = false
+	debug.SetGCPercent(50)
+	debug.SetMemoryLimit(math.MaxInt64)
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.after()
+	}()
+	// Let after pass any check it makes before it waits for f.mu.
+	time.Sleep(50 * time.Millisecond)
+	f.stopped.Store(true)
+	f.restore()
+	f.mu.Unlock()
+	<-done
+
+	if percent, limit := runtimeSettings(); percent != 100 || limit != math.MaxInt64 {
+		t.Errorf("after Stop and a concurrent after: GC percent %d and memory limit %d, want those before Start, 100 and %d", percent, limit, int64(math.MaxInt64))
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" database/sql driver
@@ -71,6 +72,7 @@ type DB struct {
 
 	committerStatements *statementCounter // PostgreSQL only
 	checkpoints         *checkpointer     // SQLite only
+	sqliteRollbacks     *atomic.Uint64    // rolled back transactions of SQL's connection; SQLite only
 }
 
 // DefaultPoolMaxConns returns the size of the PostgreSQL pool when
@@ -145,7 +147,8 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 		}
 		// The plain pool opens no connection; it only hands over the driver.
-		conn := sql.OpenDB(&stmtCacheConnector{dsn: dsn, driver: plain.Driver()})
+		writer := &stmtCacheConnector{dsn: dsn, driver: plain.Driver(), rollbacks: new(atomic.Uint64)}
+		conn := sql.OpenDB(writer)
 		plain.Close()
 		conn.SetMaxOpenConns(1)
 
@@ -156,7 +159,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		reader := sql.OpenDB(&stmtCacheConnector{dsn: readDSN, driver: conn.Driver()})
 		reader.SetMaxOpenConns(sqliteReaders)
 		reader.SetMaxIdleConns(sqliteReaders)
-		db = &DB{SQL: conn, Read: reader, Dialect: SQLite, URL: path}
+		db = &DB{SQL: conn, Read: reader, Dialect: SQLite, URL: path, sqliteRollbacks: writer.rollbacks}
 		db.checkpoints = newCheckpointer(sql.OpenDB(&stmtCacheConnector{dsn: "file:" + path + "?_pragma=busy_timeout(10000)", driver: conn.Driver()}))
 	}
 
@@ -170,6 +173,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	}
 	if !opts.SeparateCommits {
 		db.group = newGroup(db.SQL, db.Dialect, db.committer)
+		db.group.rollbacks = db.sqliteRollbacks
 	}
 	return db, nil
 }

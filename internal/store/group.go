@@ -53,6 +53,11 @@ type group struct {
 	own  *sql.DB
 	conn *sql.Conn
 
+	// rollbacks counts the transactions that SQLite rolled back on the
+	// pool's one connection, also on its own after a failed statement
+	// (SQLite only; see runWithoutSavepoints). Set before the first call.
+	rollbacks *atomic.Uint64
+
 	// Callers append to pending and signal wake; the committer takes the
 	// whole list. A caller thus blocks once, on its call's done, instead
 	// of also waiting for the committer to receive it.
@@ -246,10 +251,13 @@ func (g *group) runGroup(batch []*groupCall) (failed bool) {
 // and so on PostgreSQL without subtransactions. On PostgreSQL it reads,
 // after each call, the transaction status that the server sent with its
 // last reply, which shows a statement failure that the function
-// swallowed. (On SQLite a failed statement undoes its own changes and
-// leaves the transaction open, as a savepoint released after the function
-// would.) So the first call that fails is known, and all calls before it
-// succeeded. That call gets its error, the transaction is rolled back, and
+// swallowed. On SQLite a failed statement usually undoes only its own
+// changes and leaves the transaction open, as a savepoint released after
+// the function would. But after an OR ROLLBACK conflict, and after some
+// SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY or SQLITE_NOMEM errors, SQLite
+// rolls back the whole transaction, and every later statement commits on
+// its own. g.rollbacks, counted by a rollback hook, shows that. So the
+// first call that fails is known, and all calls before it succeeded. That call gets its error, the transaction is rolled back, and
 // the other calls run again with savepoints. So each of them reads the
 // same rows as in a group with savepoints, and runs at most twice (InTx
 // warns that fn may run more than once).
@@ -261,8 +269,9 @@ func (g *group) runWithoutSavepoints(batch []*groupCall) (failed bool) {
 		g.failAll(batch, err)
 		return false
 	}
-	if g.dialect == Postgres && pgTxStatus(g.conn) != pgInTx {
-		// The status cannot be read (not the pgx driver): savepoints it is.
+	if (g.dialect == Postgres && pgTxStatus(g.conn) != pgInTx) || (g.dialect == SQLite && g.rollbacks == nil) {
+		// The status cannot be read (not the pgx driver), or SQLite's
+		// rollbacks are not counted: savepoints it is.
 		tx.Rollback()
 		if len(batch) == 1 {
 			return g.runAlone(batch[0])
@@ -270,6 +279,10 @@ func (g *group) runWithoutSavepoints(batch []*groupCall) (failed bool) {
 		return g.runWithSavepoints(batch)
 	}
 	g.groups.Add(1)
+	var rollbacks uint64
+	if g.dialect == SQLite {
+		rollbacks = g.rollbacks.Load()
+	}
 
 	for i, call := range batch {
 		if call.err = call.ctx.Err(); call.err != nil {
@@ -278,6 +291,11 @@ func (g *group) runWithoutSavepoints(batch []*groupCall) (failed bool) {
 		call.err = g.call(call, tx)
 		if call.err == nil && g.dialect == Postgres && pgTxStatus(g.conn) != pgInTx {
 			call.err = fmt.Errorf("a statement failed in a %s transaction function that returned nil; its work is rolled back: return the statement's error", g.dialect)
+		}
+		if call.err == nil && g.dialect == SQLite && g.rollbacks.Load() != rollbacks {
+			// The statements run after such a rollback commit one by
+			// one, so no later call may run in this transaction.
+			call.err = fmt.Errorf("a statement failed in a %s transaction function that returned nil, and SQLite rolled back the whole transaction; its statements after that one were committed on their own: return the statement's error", g.dialect)
 		}
 		if call.err == nil {
 			continue

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"sync/atomic"
+
+	"modernc.org/sqlite"
 )
 
 // maxCachedStatements bounds the prepared statements kept per SQLite
@@ -20,12 +23,32 @@ const maxCachedStatements = 256
 type stmtCacheConnector struct {
 	dsn    string
 	driver driver.Driver
+
+	// rollbacks, when not nil, counts the transactions that SQLite rolled
+	// back on the connections opened here, including those it rolled back
+	// on its own after a failed statement (see group.runWithoutSavepoints).
+	rollbacks *atomic.Uint64
+}
+
+// rollbackHooker is the part of modernc.org/sqlite's connection that
+// registers a rollback hook (sqlite3_rollback_hook).
+type rollbackHooker interface {
+	RegisterRollbackHook(sqlite.RollbackHookFn)
 }
 
 func (c *stmtCacheConnector) Connect(context.Context) (driver.Conn, error) {
 	conn, err := c.driver.Open(c.dsn)
 	if err != nil {
 		return nil, err
+	}
+	if c.rollbacks != nil {
+		hooker, ok := conn.(rollbackHooker)
+		if !ok {
+			conn.Close()
+			return nil, errors.New("the SQLite driver's connection cannot register a rollback hook, which group commit needs; use modernc.org/sqlite")
+		}
+		rollbacks := c.rollbacks
+		hooker.RegisterRollbackHook(func() { rollbacks.Add(1) })
 	}
 	return newStmtCacheConn(conn)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -516,4 +517,73 @@ func TestCachedAuthenticateFor(t *testing.T) {
 			t.Error("a hit after this Service revoked the key")
 		}
 	})
+}
+
+// TestKeyCacheConcurrentChange checks the cache against this Service's own
+// changes while checks of the same key run on other goroutines. Once the
+// change has returned, no check that starts afterwards may succeed. The
+// TTL is an hour, so only the change can end an entry.
+func TestKeyCacheConcurrentChange(t *testing.T) {
+	changes := []struct {
+		name   string
+		change func(ctx context.Context, f *fixture) error
+	}{
+		{"revoke key", func(ctx context.Context, f *fixture) error {
+			keys, err := f.svc.Keys(ctx, "a")
+			if err != nil {
+				return err
+			}
+			return f.svc.RevokeKey(ctx, "a", keys[0].ID)
+		}},
+		{"disable company", func(ctx context.Context, f *fixture) error {
+			return f.svc.SetDisabled(ctx, "a", true)
+		}},
+	}
+	for _, ch := range changes {
+		t.Run(ch.name, func(t *testing.T) {
+			forEachDialect(t, func(t *testing.T, f *fixture) {
+				ctx := context.Background()
+				f.svc.CacheKeyChecks(time.Hour)
+				a, key := f.create(t, "a")
+				f.mustAuth(t, key, a)
+
+				var changed atomic.Bool
+				var wrong atomic.Int32
+				stop := make(chan struct{})
+				var wg sync.WaitGroup
+				for range 4 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						// Bounded: at most 2,000 checks per goroutine.
+						for range 2000 {
+							select {
+							case <-stop:
+								return
+							default:
+							}
+							after := changed.Load()
+							_, _, err := f.svc.AuthenticateFor(ctx, key, vendor.ServiceCisco)
+							if after && err == nil {
+								wrong.Add(1)
+							}
+						}
+					}()
+				}
+				time.Sleep(20 * time.Millisecond)
+				if err := ch.change(ctx, f); err != nil {
+					t.Fatalf("%s: %v", ch.name, err)
+				}
+				changed.Store(true)
+				time.Sleep(20 * time.Millisecond)
+				close(stop)
+				wg.Wait()
+
+				if n := wrong.Load(); n > 0 {
+					t.Errorf("%d checks that started after %s succeeded", n, ch.name)
+				}
+				f.mustReject(t, key, "after "+ch.name)
+			})
+		})
+	}
 }
