@@ -257,8 +257,9 @@ func (g *group) runGroup(batch []*groupCall) (failed bool) {
 // SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY or SQLITE_NOMEM errors, SQLite
 // rolls back the whole transaction, and every later statement commits on
 // its own. g.rollbacks, counted by a rollback hook, shows that. So the
-// first call that fails is known, and all calls before it succeeded. That call gets its error, the transaction is rolled back, and
-// the other calls run again with savepoints. So each of them reads the
+// first call that fails is known, and all calls before it succeeded.
+// That call gets its error, the transaction is rolled back, and the other
+// calls run again with savepoints. So each of them reads the
 // same rows as in a group with savepoints, and runs at most twice (InTx
 // warns that fn may run more than once).
 func (g *group) runWithoutSavepoints(batch []*groupCall) (failed bool) {
