@@ -84,7 +84,7 @@ setup() {
     curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/healthz" 2>/dev/null && return 0
     sleep 0.1
   done
-  echo "ab.sh: gateway $name did not answer on port $port; see $dir/gateway.log" >&2
+  echo "ab.sh: gateway $name gave no 200 on /healthz at port $port within 60 s; see $dir/gateway.log" >&2
   return 1
 }
 
