@@ -57,8 +57,17 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("company list: exit %d\n%s", code, out)
 	}
 
-	if code, _, errOut := runCLI(t, env, "company", "disable", "acme", "--data", data); code != 0 {
+	// A running server keeps successful key checks for key_cache_ttl, so
+	// disable and revoke must not promise that the key fails at once.
+	code, out, errOut = runCLI(t, env, "company", "disable", "acme", "--data", data)
+	if code != 0 {
 		t.Errorf("company disable: exit %d, stderr %s", code, errOut)
+	}
+	if !strings.Contains(out, "within their key_cache_ttl") {
+		t.Errorf("company disable output does not name key_cache_ttl:\n%s", out)
+	}
+	if strings.Contains(out, "at once") {
+		t.Errorf("company disable output promises at once:\n%s", out)
 	}
 	if _, out, _ := runCLI(t, env, "company", "list", "--data", data); !strings.Contains(out, "disabled") {
 		t.Errorf("company list after disable:\n%s", out)
@@ -76,8 +85,15 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("key list: exit %d, want a header and 2 keys:\n%s", code, out)
 	}
 	keyID := strings.Fields(strings.Split(strings.TrimSpace(out), "\n")[2])[0]
-	if code, _, errOut := runCLI(t, env, "key", "revoke", "acme", keyID, "--data", data); code != 0 {
+	code, out, errOut = runCLI(t, env, "key", "revoke", "acme", keyID, "--data", data)
+	if code != 0 {
 		t.Errorf("key revoke: exit %d, stderr %s", code, errOut)
+	}
+	if !strings.Contains(out, "within their key_cache_ttl") {
+		t.Errorf("key revoke output does not name key_cache_ttl:\n%s", out)
+	}
+	if strings.Contains(out, "at once") {
+		t.Errorf("key revoke output promises at once:\n%s", out)
 	}
 
 	code, out, errOut = runCLI(t, env, "integration", "set", "acme", "--service", "mail", "--kind", "smtp",

@@ -40,10 +40,12 @@ func (c *cli) openFor(ctx context.Context, synopsis string, args []string, extra
 const companyUsage = `Usage:
   smartpt company create NAME [--by OPERATOR]    create a company and print its first key
   smartpt company list                           list the companies
-  smartpt company disable NAME [--by OPERATOR]   make the company's keys fail at once
+  smartpt company disable NAME [--by OPERATOR]   make the company's keys fail
   smartpt company enable NAME [--by OPERATOR]    make its keys work again
 
-Every subcommand takes --data DIR or --database-url URL.
+Every subcommand takes --data DIR or --database-url URL. A running server
+keeps a successful key check for its key_cache_ttl (default 1s), so a
+disabled company's keys fail on it within that time.
 Run "smartpt company SUBCOMMAND -h" for its flags.
 `
 
@@ -109,7 +111,7 @@ func (c *cli) company(ctx context.Context, args []string) error {
 		if err := a.tenants.SetDisabled(ctx, pos[0], sub == "disable"); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "Company %s %sd; its keys %s at once.\n", pos[0], sub, map[bool]string{true: "fail", false: "work"}[sub == "disable"])
+		fmt.Fprintln(c.stdout, companyStatusMessage(pos[0], sub == "disable"))
 		company, err := a.tenants.Company(ctx, pos[0])
 		if err != nil {
 			return err
@@ -118,12 +120,25 @@ func (c *cli) company(ctx context.Context, args []string) error {
 	}
 }
 
+// companyStatusMessage is the output of company disable and enable. A
+// server sees a disabled company within its key_cache_ttl, because it keeps
+// successful key checks for that time, but an enabled one at once, because
+// it never keeps a failed check.
+func companyStatusMessage(name string, disabled bool) string {
+	if disabled {
+		return fmt.Sprintf("Company %s disabled. Running servers reject its keys within their key_cache_ttl (default 1s).", name)
+	}
+	return fmt.Sprintf("Company %s enabled; its keys work at once.", name)
+}
+
 const keyUsage = `Usage:
   smartpt key rotate COMPANY [--by OPERATOR]          add a key; the previous one stays valid
-  smartpt key revoke COMPANY KEY_ID [--by OPERATOR]   make one key fail at once
+  smartpt key revoke COMPANY KEY_ID [--by OPERATOR]   make one key fail
   smartpt key list COMPANY                            list the keys (ids, never the keys)
 
-Every subcommand takes --data DIR or --database-url URL.
+Every subcommand takes --data DIR or --database-url URL. A running server
+keeps a successful key check for its key_cache_ttl (default 1s), so a
+revoked key fails on it within that time.
 Run "smartpt key SUBCOMMAND -h" for its flags.
 `
 
@@ -180,7 +195,7 @@ func (c *cli) key(ctx context.Context, args []string) error {
 		if err := a.tenants.RevokeKey(ctx, pos[0], pos[1]); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "Key %s of company %s revoked; it fails at once.\n", pos[1], pos[0])
+		fmt.Fprintf(c.stdout, "Key %s of company %s revoked. Running servers reject it within their key_cache_ttl (default 1s).\n", pos[1], pos[0])
 		company, err := a.tenants.Company(ctx, pos[0])
 		if err != nil {
 			return err

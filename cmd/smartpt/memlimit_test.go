@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -98,6 +100,50 @@ func TestApplyGCMemoryFloor(t *testing.T) {
 			floor.Stop()
 			if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 				t.Errorf("memory limit after Stop = %d, want none", got)
+			}
+		})
+	}
+}
+
+// TestApplyGCMemoryFloorLog checks that the startup log gives the floor in
+// force, after the memory limit capped it, and says why GOGC leaves it off.
+func TestApplyGCMemoryFloorLog(t *testing.T) {
+	savedGC := debug.SetGCPercent(100)
+	savedLimit := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() {
+		debug.SetGCPercent(savedGC)
+		debug.SetMemoryLimit(savedLimit)
+	})
+
+	tests := []struct {
+		name     string
+		floor    int64
+		limit    int64 // memory limit before the floor starts
+		gogc     string
+		wantLogs []string
+	}{
+		{"no limit", 32 << 20, math.MaxInt64, "", []string{"gc_memory_floor_bytes=33554432 gc_percent=50"}},
+		{"limit below floor", 64 << 20, 48 << 20, "", []string{
+			"gc_memory_floor lowered to the memory limit",
+			"gc_memory_floor_bytes=50331648 gc_percent=50",
+		}},
+		{"GOGC alone", 32 << 20, math.MaxInt64, "80", []string{"gc_memory_floor not applied because GOGC sets the GC percentage"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			debug.SetMemoryLimit(tt.limit)
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&logs, nil))
+
+			floor := applyGCMemoryFloor(tt.floor, 0, tt.gogc, logger)
+			if floor != nil {
+				floor.Stop()
+			}
+
+			for _, want := range tt.wantLogs {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("log does not contain %q:\n%s", want, logs.String())
+				}
 			}
 		})
 	}

@@ -157,20 +157,27 @@ func applyGCPercent(configured int, gogc string, logger *slog.Logger) {
 // percentage that applyGCPercent chose, and returns it. It returns nil
 // when floor is 0, or when the GOGC variable alone sets the percentage,
 // so that an operator who sets GOGC gets the collector that GOGC
-// describes.
+// describes. It logs the floor in force, which the memory limit caps.
 func applyGCMemoryFloor(floor int64, configured int, gogc string, logger *slog.Logger) *heapfloor.Floor {
+	if floor <= 0 {
+		return nil
+	}
 	percent := configured
 	if percent == 0 {
 		if gogc != "" {
+			logger.Info("gc_memory_floor not applied because GOGC sets the GC percentage; set gc_percent to apply it",
+				"gc_memory_floor_bytes", floor, "GOGC", gogc)
 			return nil
 		}
 		percent = config.DefaultGCPercent
 	}
-	if floor <= 0 {
-		return nil
+
+	f := heapfloor.Start(uint64(floor), percent)
+	if f.Bytes() < uint64(floor) {
+		logger.Info("gc_memory_floor lowered to the memory limit", "gc_memory_floor_bytes", floor, "memory_limit_bytes", f.Bytes())
 	}
-	logger.Info("Go garbage collector runs from gc_memory_floor up", "gc_memory_floor_bytes", floor, "gc_percent", percent)
-	return heapfloor.Start(uint64(floor), percent)
+	logger.Info("Go garbage collector runs from gc_memory_floor up", "gc_memory_floor_bytes", f.Bytes(), "gc_percent", percent)
+	return f
 }
 
 // serverMailConfig resolves the server relay's password when it is a secret

@@ -236,10 +236,19 @@ func Load(path string, getenv func(string) string) (Config, error) {
 func decodeYAML(data []byte, cfg *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return err
+	err := dec.Decode(cfg)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
 	}
-	return nil
+
+	// yaml.v3 reads a time.Duration only from a string that
+	// time.ParseDuration accepts, so a bare number such as 1 or 0 fails
+	// with a message that gives no fix.
+	var typeErr *yaml.TypeError
+	if errors.As(err, &typeErr) && strings.Contains(err.Error(), "into time.Duration") {
+		return fmt.Errorf("%w\nwrite durations with a unit, such as 1s, 500ms or 2m, and zero as 0s", err)
+	}
+	return err
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {
@@ -428,13 +437,27 @@ func (c Config) MemoryLimitBytes() (int64, error) {
 	return bytes, nil
 }
 
+// minGCMemoryFloor is the lowest gc_memory_floor accepted, other than 0 or
+// off. A plain number below it is most likely a size whose unit was left
+// out, and such a floor would change nothing, because the runtime's own
+// minimum heap goal is 4 MiB at GOGC=100 (defaultHeapMinimum in
+// src/runtime/mgcpacer.go, Go 1.26).
+const minGCMemoryFloor = 1 << 20
+
 // GCMemoryFloorBytes parses GCMemoryFloor like MemoryLimitBytes. It
 // returns DefaultGCMemoryFloor when none is set, and 0 for none (0 or off).
 func (c Config) GCMemoryFloorBytes() (int64, error) {
 	if strings.TrimSpace(c.GCMemoryFloor) == "" {
 		return DefaultGCMemoryFloor, nil
 	}
-	return parseSize("gc_memory_floor", c.GCMemoryFloor, "32MiB")
+	bytes, err := parseSize("gc_memory_floor", c.GCMemoryFloor, "32MiB")
+	if err != nil || bytes == 0 {
+		return 0, err
+	}
+	if bytes < minGCMemoryFloor {
+		return 0, fmt.Errorf("gc_memory_floor %q is below 1MiB; give the unit, such as 32MiB, or off for no floor", c.GCMemoryFloor)
+	}
+	return bytes, nil
 }
 
 // parseSize parses the size value of setting name: a whole number of bytes

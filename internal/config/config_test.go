@@ -74,6 +74,10 @@ func TestLoadRejectsInvalid(t *testing.T) {
 		{"memory limit overflows", "data_dir: /x\nmemory_limit: 9000000000TiB\n", nil, "is not a size"},
 		{"memory floor with unknown unit", "data_dir: /x\ngc_memory_floor: 32MB\n", nil, `gc_memory_floor "32MB" is not a size`},
 		{"negative memory floor", "data_dir: /x\n", map[string]string{"SMARTPT_GC_MEMORY_FLOOR": "-1MiB"}, "is not a size"},
+		{"memory floor without unit", "data_dir: /x\ngc_memory_floor: 32\n", nil, `gc_memory_floor "32" is below 1MiB; give the unit`},
+		{"memory floor below 1MiB", "data_dir: /x\n", map[string]string{"SMARTPT_GC_MEMORY_FLOOR": "512KiB"}, `gc_memory_floor "512KiB" is below 1MiB`},
+		{"key cache without unit", "data_dir: /x\nkey_cache_ttl: 1\n", nil, "write durations with a unit, such as 1s, 500ms or 2m, and zero as 0s"},
+		{"engine duration without unit", "data_dir: /x\nengine: {poll_min: 0}\n", nil, "zero as 0s"},
 		{"key cache too long", "data_dir: /x\nkey_cache_ttl: 2m\n", nil, "key_cache_ttl 2m0s is out of range"},
 		{"negative key cache", "data_dir: /x\n", map[string]string{"SMARTPT_KEY_CACHE_TTL": "-1s"}, "key_cache_ttl -1s is out of range"},
 		{"key cache not a duration", "data_dir: /x\n", map[string]string{"SMARTPT_KEY_CACHE_TTL": "1"}, `SMARTPT_KEY_CACHE_TTL "1" is not a duration`},
@@ -212,6 +216,7 @@ func TestLoadGCMemoryFloor(t *testing.T) {
 		{"off", "data_dir: /x\ngc_memory_floor: off\n", nil, 0},
 		{"zero", "data_dir: /x\ngc_memory_floor: 0\n", nil, 0},
 		{"MiB", "data_dir: /x\ngc_memory_floor: 24MiB\n", nil, 24 << 20},
+		{"1MiB in bytes", "data_dir: /x\ngc_memory_floor: 1048576\n", nil, 1 << 20},
 		{"environment over file", "data_dir: /x\ngc_memory_floor: 24MiB\n", map[string]string{"SMARTPT_GC_MEMORY_FLOOR": "off"}, 0},
 	}
 	for _, tt := range tests {

@@ -172,6 +172,10 @@ func (f *Floor) Floored() bool {
 	return f.floored
 }
 
+// Bytes returns the floor in bytes: the floor given to Start, or the
+// memory limit in force before Start when that is lower.
+func (f *Floor) Bytes() uint64 { return f.floor }
+
 // Collections returns how many collections the floor has followed.
 func (f *Floor) Collections() uint64 { return f.collections.Load() }
 

@@ -2,10 +2,12 @@
 // integrations.
 //
 // A company key is 64 lowercase hex characters made from 32 random bytes.
-// Only its SHA-256 digest is stored, and Authenticate looks the digest up
-// on every call without a cache, so that a revoked key or a disabled
-// company fails at once on every replica sharing the database. A company
-// holds at most two valid keys, so that it can rotate without downtime.
+// Only its SHA-256 digest is stored. Authenticate looks the digest up in
+// the database, unless CacheKeyChecks keeps successful checks: then a key
+// revoked or a company disabled by another process (the CLI, another
+// replica) fails within the cache's TTL, and one changed through this
+// Service fails at once. A company holds at most two valid keys, so that
+// it can rotate without downtime.
 package tenant
 
 import (
