@@ -120,10 +120,11 @@ func (c *cli) company(ctx context.Context, args []string) error {
 	}
 }
 
-// companyStatusMessage is the output of company disable and enable. A
-// server sees a disabled company within its key_cache_ttl, because it keeps
-// successful key checks for that time, but an enabled one at once, because
-// it never keeps a failed check.
+// companyStatusMessage returns the output of company disable and enable. A
+// running server rejects a disabled company's keys within its
+// key_cache_ttl, because it keeps successful key checks that long. It
+// accepts an enabled company's keys at once, because it keeps no failed
+// check.
 func companyStatusMessage(name string, disabled bool) string {
 	if disabled {
 		return fmt.Sprintf("Company %s disabled. Running servers reject its keys within their key_cache_ttl (default 1s).", name)

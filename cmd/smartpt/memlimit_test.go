@@ -105,8 +105,9 @@ func TestApplyGCMemoryFloor(t *testing.T) {
 	}
 }
 
-// TestApplyGCMemoryFloorLog checks that the startup log gives the floor in
-// force, after the memory limit capped it, and says why GOGC leaves it off.
+// TestApplyGCMemoryFloorLog checks that the startup log contains the floor
+// in force after the memory limit capped it, and the reason GOGC turns it
+// off.
 func TestApplyGCMemoryFloorLog(t *testing.T) {
 	savedGC := debug.SetGCPercent(100)
 	savedLimit := debug.SetMemoryLimit(math.MaxInt64)

@@ -54,6 +54,18 @@ func collect(t *testing.T, f *Floor) {
 	}
 }
 
+// setRuntime sets the GC percentage and the memory limit for the test, and
+// restores those in force before it when the test ends.
+func setRuntime(t *testing.T, percent int, limit int64) {
+	t.Helper()
+	savedGC := debug.SetGCPercent(percent)
+	savedLimit := debug.SetMemoryLimit(limit)
+	t.Cleanup(func() {
+		debug.SetGCPercent(savedGC)
+		debug.SetMemoryLimit(savedLimit)
+	})
+}
+
 // keep holds the test's live heap.
 var keep [][]byte
 
@@ -62,12 +74,7 @@ var keep [][]byte
 // percentage goal is above the floor runs with the percentage and the
 // limit from before Start. Stop restores both settings.
 func TestFloorModes(t *testing.T) {
-	savedGC := debug.SetGCPercent(100)
-	savedLimit := debug.SetMemoryLimit(math.MaxInt64)
-	t.Cleanup(func() {
-		debug.SetGCPercent(savedGC)
-		debug.SetMemoryLimit(savedLimit)
-	})
+	setRuntime(t, 100, math.MaxInt64)
 
 	const floor = 96 << 20
 	f := Start(floor, 50)
@@ -111,12 +118,7 @@ func TestFloorModes(t *testing.T) {
 // TestFloorUnderLimit checks that a memory limit set before Start caps the
 // floor and is the limit again after Stop.
 func TestFloorUnderLimit(t *testing.T) {
-	savedGC := debug.SetGCPercent(100)
-	savedLimit := debug.SetMemoryLimit(64 << 20)
-	t.Cleanup(func() {
-		debug.SetGCPercent(savedGC)
-		debug.SetMemoryLimit(savedLimit)
-	})
+	setRuntime(t, 100, 64<<20)
 
 	f := Start(256<<20, 50)
 	if _, limit := runtimeSettings(); limit != 64<<20 {
@@ -135,12 +137,7 @@ func TestFloorUnderLimit(t *testing.T) {
 // sets stopped and restores the settings under f.mu. Then after gets the
 // lock.
 func TestStopDuringAfter(t *testing.T) {
-	savedGC := debug.SetGCPercent(100)
-	savedLimit := debug.SetMemoryLimit(math.MaxInt64)
-	t.Cleanup(func() {
-		debug.SetGCPercent(savedGC)
-		debug.SetMemoryLimit(savedLimit)
-	})
+	setRuntime(t, 100, math.MaxInt64)
 
 	// A floor far above the test's heap, in the mode above it, so that
 	// the next pick switches to the floor.

@@ -241,10 +241,20 @@ func (g *group) runGroup(batch []*groupCall) (failed bool) {
 	if !g.careful {
 		return g.runWithoutSavepoints(batch)
 	}
-	if len(batch) == 1 {
+	return g.runCarefully(batch)
+}
+
+// runCarefully runs batch with savepoints, or a single call in a
+// transaction of its own, which needs none. An empty batch runs nothing.
+func (g *group) runCarefully(batch []*groupCall) (failed bool) {
+	switch len(batch) {
+	case 0:
+		return false
+	case 1:
 		return g.runAlone(batch[0])
+	default:
+		return g.runWithSavepoints(batch)
 	}
-	return g.runWithSavepoints(batch)
 }
 
 // runWithoutSavepoints runs batch in one transaction without savepoints,
@@ -274,10 +284,7 @@ func (g *group) runWithoutSavepoints(batch []*groupCall) (failed bool) {
 		// The status cannot be read (not the pgx driver), or SQLite's
 		// rollbacks are not counted: savepoints it is.
 		tx.Rollback()
-		if len(batch) == 1 {
-			return g.runAlone(batch[0])
-		}
-		return g.runWithSavepoints(batch)
+		return g.runCarefully(batch)
 	}
 	g.groups.Add(1)
 	var rollbacks uint64
@@ -304,14 +311,7 @@ func (g *group) runWithoutSavepoints(batch []*groupCall) (failed bool) {
 
 		tx.Rollback()
 		g.retryIfConflict(call)
-		others := slices.Delete(slices.Clone(batch), i, i+1)
-		switch len(others) {
-		case 0:
-		case 1:
-			g.runAlone(others[0])
-		default:
-			g.runWithSavepoints(others)
-		}
+		g.runCarefully(slices.Delete(slices.Clone(batch), i, i+1))
 		return true
 	}
 

@@ -69,7 +69,7 @@ func (db *DB) ShortContext(ctx context.Context) context.Context {
 // MaxWriteTime instead. On SQLite with group commit it has none: its
 // statements wait on no network, and the transaction already holds the
 // write lock. Once fn has started, the end of ctx (a client that hung up,
-// a request timeout) stops neither fn nor the commit; only a database that
+// a request timeout) stops neither fn nor the commit. Only a database that
 // does not respond within MaxWriteTime does. On PostgreSQL a statement
 // cancelled mid-run would end the transaction, and the group's other calls
 // with it, or break the committer's connection. A call whose ctx ends

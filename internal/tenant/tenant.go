@@ -3,11 +3,11 @@
 //
 // A company key is 64 lowercase hex characters made from 32 random bytes.
 // Only its SHA-256 digest is stored. Authenticate looks the digest up in
-// the database, unless CacheKeyChecks keeps successful checks: then a key
-// revoked or a company disabled by another process (the CLI, another
-// replica) fails within the cache's TTL, and one changed through this
-// Service fails at once. A company holds at most two valid keys, so that
-// it can rotate without downtime.
+// the database unless CacheKeyChecks keeps successful checks. With the
+// cache, a key revoked or a company disabled by another process (the CLI,
+// another replica) fails within the cache's TTL. A change made through
+// this Service takes effect at once. A company holds at most two valid
+// keys, so that it can rotate without downtime.
 package tenant
 
 import (
