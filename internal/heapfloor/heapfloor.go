@@ -37,7 +37,7 @@ import (
 	"sync/atomic"
 )
 
-// Usage holds the memory figures after a collection, in bytes.
+// Usage contains the memory figures after a collection, in bytes.
 type Usage struct {
 	Live    uint64 // heap objects marked live
 	Stacks  uint64 // goroutine stacks scanned
@@ -67,17 +67,17 @@ var samples = []string{
 	"/memory/classes/heap/free:bytes",
 }
 
-// Floor runs the collector as the package describes, until Stop.
+// Floor is a memory floor under the collector, as the package describes, in force until Stop.
 type Floor struct {
 	floor   uint64
 	percent int
 	stopped atomic.Bool
 
-	mu       sync.Mutex
-	samples  []metrics.Sample
-	floored  bool  // in the mode below the floor
-	gcBefore int   // the GC percentage before Start
-	lmBefore int64 // the memory limit before Start, the ceiling of the floor
+	mu          sync.Mutex
+	samples     []metrics.Sample
+	floored     bool  // in the mode below the floor
+	gcBefore    int   // the GC percentage before Start
+	limitBefore int64 // the memory limit before Start, the ceiling of the floor
 
 	collections atomic.Uint64 // collections that Floor has followed
 }
@@ -94,8 +94,8 @@ func Start(floor uint64, percent int) *Floor {
 	for i, name := range samples {
 		f.samples[i].Name = name
 	}
-	f.lmBefore = debug.SetMemoryLimit(-1)
-	f.floor = min(floor, uint64(f.lmBefore))
+	f.limitBefore = debug.SetMemoryLimit(-1)
+	f.floor = min(floor, uint64(f.limitBefore))
 
 	f.mu.Lock()
 	debug.SetMemoryLimit(int64(f.floor))
@@ -159,7 +159,7 @@ func (f *Floor) pick(u Usage) {
 		debug.SetGCPercent(-1)
 	case !below && f.floored:
 		debug.SetGCPercent(f.percent)
-		debug.SetMemoryLimit(f.lmBefore)
+		debug.SetMemoryLimit(f.limitBefore)
 	}
 	f.floored = below
 }
@@ -194,5 +194,5 @@ func (f *Floor) Stop() {
 // before Start; f.mu is held.
 func (f *Floor) restore() {
 	debug.SetGCPercent(f.gcBefore)
-	debug.SetMemoryLimit(f.lmBefore)
+	debug.SetMemoryLimit(f.limitBefore)
 }

@@ -45,7 +45,7 @@ func (c *stmtCacheConnector) Connect(context.Context) (driver.Conn, error) {
 		hooker, ok := conn.(rollbackHooker)
 		if !ok {
 			conn.Close()
-			return nil, errors.New("the SQLite driver's connection cannot register a rollback hook, which group commit needs; use modernc.org/sqlite")
+			return nil, errors.New("the SQLite driver's connection cannot register a rollback hook, which group commit needs: use modernc.org/sqlite")
 		}
 		rollbacks := c.rollbacks
 		hooker.RegisterRollbackHook(func() { rollbacks.Add(1) })

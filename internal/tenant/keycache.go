@@ -7,11 +7,11 @@ import (
 	"github.com/smartpt/smartpt/internal/vendors"
 )
 
-// maxCachedKeys bounds the key checks that keyCache holds. Once full, it
-// starts again empty: every entry expires within the TTL anyway.
+// maxCachedKeys bounds the key checks in keyCache. Once full, the cache
+// starts again empty, because every entry expires within the TTL anyway.
 const maxCachedKeys = 10000
 
-// keyCache holds the successful key checks of the last TTL, so that a
+// keyCache contains the successful key checks of the last TTL, so that a
 // burst of requests with one key reads the database once per TTL instead
 // of once per request. On SQLite, that read is a read transaction which
 // starts with an empty page cache whenever another connection has
